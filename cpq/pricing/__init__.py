@@ -1,0 +1,1 @@
+"""Pricing: money, pricebooks, tiers, adjustments and the waterfall (pure core)."""

@@ -1,0 +1,810 @@
+"""Read rule and pricebook files into one immutable Ruleset, or report every error in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import sympy
+import yaml
+from marshmallow import EXCLUDE, Schema, ValidationError
+
+from cpq.catalog import (
+    ATTRIBUTE_TYPES,
+    Component,
+    Constraint,
+    Expression,
+    Feature,
+    Option,
+    Product,
+    ProductRule,
+    QuantityRange,
+    Source,
+    frozen_map,
+)
+from cpq.errors import RuleFileError, RulesetInvalid
+from cpq.pricing.books import (
+    Adjustment,
+    AppliesTo,
+    Band,
+    Effective,
+    Floor,
+    Pricebook,
+    PriceEntry,
+    TaxPolicy,
+    Tiers,
+)
+from cpq.ruleset import schemas, yamlpos
+from cpq.ruleset.expressions import ExpressionError, Scope, Type, check, did_you_mean, parse, to_sympy
+from cpq.ruleset.model import ApprovalPolicy, RuleFile, Ruleset
+from cpq.ruleset.scopes import ContextScope, FormulaScope, ProductScope, sel
+
+YAML_SUFFIXES = (".yaml", ".yml")
+_ALL_FIELDS = sorted({
+    f.data_key or name
+    for cls in vars(schemas).values()
+    if isinstance(cls, type) and issubclass(cls, Schema)
+    for name, f in cls._declared_fields.items()
+})
+
+
+@dataclass
+class _File:
+    path: str  # as shown in errors
+    key: str  # path inside its root, part of the version hash
+    data: object
+    kind: str
+
+
+def discover(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """Every YAML file under the given files/folders, with its path inside its root (sorted)."""
+    found: dict[Path, str] = {}
+    for raw in paths:
+        root = Path(raw)
+        if root.is_dir():
+            for f in sorted(root.rglob("*")):
+                rel = f.relative_to(root)
+                if f.suffix in YAML_SUFFIXES and f.is_file() and not any(p.startswith(".") for p in rel.parts):
+                    found[f.resolve()] = rel.as_posix()
+        elif root.exists():
+            found[root.resolve()] = root.name
+        else:
+            raise FileNotFoundError(f"no such file or folder: {raw}")
+    return sorted(((p, k) for p, k in found.items()), key=lambda item: (item[1], str(item[0])))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_ruleset(paths: Sequence[str | os.PathLike]) -> Ruleset:
+    """Load and validate every file under `paths`; raise RulesetInvalid listing all errors."""
+    return _Loader().load(paths)
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.errors: list[RuleFileError] = []
+        self.rule_ids: dict[str, Source] = {}
+
+    # ------------------------------------------------------------------ error helpers
+    def error(self, path: str, pos, rule_id: str, code: str, message: str, suggestion: str | None = None):
+        self.errors.append(RuleFileError(path, pos[0], pos[1], rule_id or "-", code, message, suggestion))
+
+    def claim_id(self, f: _File, rule_id: str, pos, what: str) -> None:
+        """Rule ids are unique across the whole ruleset; report the second use."""
+        if rule_id in self.rule_ids:
+            first = self.rule_ids[rule_id]
+            self.error(f.path, pos, rule_id, "duplicate_id", f"duplicate {what} id '{rule_id}' (first defined at {first})")
+        else:
+            self.rule_ids[rule_id] = Source(f.path, *pos)
+
+    # ------------------------------------------------------------------ reading
+    def load(self, paths: Sequence[str | os.PathLike]) -> Ruleset:
+        digest = hashlib.sha256()
+        files: list[_File] = []
+        infos: list[RuleFile] = []
+        for path, key in discover(paths):
+            raw = path.read_bytes()
+            digest.update(key.encode() + b"\0" + hashlib.sha256(raw).digest())
+            f = self.read(path, key, raw)
+            if f is not None:
+                files.append(f)
+                infos.append(RuleFile(f.path, hashlib.sha256(raw).hexdigest(), f.kind))
+        if not files and not self.errors:
+            shown = ", ".join(str(p) for p in paths)
+            self.errors.append(RuleFileError(shown, 1, 1, "-", "no_files", "no rule files (*.yaml) found"))
+
+        by_kind = {k: [f for f in files if f.kind == k] for k in schemas.FILE_SCHEMAS}
+        options, attribute_types, option_family_types = self.collect_options(by_kind["product"])
+        products = self.build_products(by_kind["product"], options, option_family_types)
+        pricebooks = self.build_pricebooks(by_kind["pricebook"], products, options)
+        policies, limits = self.build_approvals(by_kind["approvals"])
+        if self.errors:
+            raise RulesetInvalid(self.errors)
+        return Ruleset(
+            version=digest.hexdigest(),
+            files=tuple(infos),
+            products=frozen_map(products),
+            options=frozen_map(options),
+            attribute_types=frozen_map((k, frozen_map(v)) for k, v in attribute_types.items()),
+            pricebooks=frozen_map(pricebooks),
+            approval_policies=tuple(policies),
+            discount_limits=frozen_map(limits),
+        )
+
+    def read(self, path: Path, key: str, raw: bytes) -> _File | None:
+        shown = _shown(path)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.error(shown, (1, 1), "-", "rule_syntax", f"file is not UTF-8 text ({exc.reason})")
+            return None
+        try:
+            data, duplicates = yamlpos.load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problem = getattr(exc, "problem", None) or str(exc)
+            context = getattr(exc, "context", None)
+            message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+            self.error(shown, pos, "-", "rule_syntax", message)
+            return None
+        if not isinstance(data, yamlpos.PosDict):
+            self.error(shown, getattr(data, "pos", (1, 1)), "-", "rule_syntax", "a rule file is a mapping with 'format' and 'kind'")
+            return None
+        file_id = str(data.get("family") or data.get("id") or "-")
+        for dup in duplicates:
+            self.error(shown, dup.pos, file_id, "duplicate_key", str(dup))
+        kind = data.get("kind")
+        schema_cls = schemas.FILE_SCHEMAS.get(kind) if isinstance(kind, str) else None
+        # Without a known kind only the header can be judged; its other fields would all be "unknown".
+        schema = schema_cls() if schema_cls else schemas.FileHeader(unknown=EXCLUDE)
+        try:
+            schema.load(data)
+        except ValidationError as exc:
+            for err_path, message in _flatten(exc.messages, data):
+                self.schema_error(shown, data, err_path, message, file_id)
+            return None
+        if duplicates:
+            return None
+        return _File(shown, key, data, kind)
+
+    def schema_error(self, shown: str, data, path: tuple, message: str, file_id: str) -> None:
+        if message == "Unknown field.":
+            field = str(path[-1])
+            self.error(shown, yamlpos.locate_key(data, path), _nearest_id(data, path, file_id), "unknown_field",
+                       f"unknown field '{field}'", did_you_mean(field, _ALL_FIELDS))
+            return
+        if message == "Missing data for required field.":
+            message = f"missing required field '{path[-1]}'"
+            pos = yamlpos.locate(data, path[:-1])
+        else:
+            message = message.rstrip(".")
+            message = message[0].lower() + message[1:] if message[:1].isupper() and not message[1:2].isupper() else message
+            if path and path[-1] not in ("_schema",):
+                message = f"{path[-1]}: {message}"
+            pos = yamlpos.locate(data, tuple(p for p in path if p != "_schema"))
+        self.error(shown, pos, _nearest_id(data, path, file_id), "invalid_field", message)
+
+    # ------------------------------------------------------------------ expressions
+    def expression(self, f: _File, holder, key: str, scope: Scope, rule_id: str, expected: Type | None) -> Expression | None:
+        text = holder[key]
+        line, col = holder.value_pos[key]
+        style = holder.value_style.get(key)
+        try:
+            node = parse(text)
+            checker = check(node, scope, expected)
+            errors = checker.errors
+        except ExpressionError as exc:
+            errors, checker, node = exc.errors, None, None
+        for e in errors:
+            if style in ("|", ">"):
+                pos = (line + e.line, e.col)
+            else:
+                pos = (line + e.line - 1, (col + (1 if style in ("'", '"') else 0) + e.col - 1) if e.line == 1 else e.col)
+            self.error(f.path, pos, rule_id, e.code, e.message, e.suggestion)
+        if errors:
+            return None
+        return Expression(text, node, to_sympy(node, checker), Source(f.path, line, col))
+
+    # ------------------------------------------------------------------ catalog
+    def collect_options(self, files: list[_File]):
+        options: dict[str, Option] = {}
+        attribute_types: dict[str, dict[str, str]] = {}
+        option_family_types: dict[str, dict[str, str]] = {}
+        families: dict[str, Source] = {}
+        for f in files:
+            family = f.data["family"]
+            if family in families:
+                self.error(f.path, f.data.value_pos["family"], family, "duplicate_id",
+                           f"duplicate family '{family}' (first defined at {families[family]})")
+            families[family] = Source(f.path, *f.data.value_pos["family"])
+            declared = dict(f.data.get("attributes") or {})
+            attribute_types[family] = declared
+            default_category = f.data.get("category", family)
+            for option_id, spec in (f.data.get("options") or {}).items():
+                pos = f.data["options"].key_pos[option_id]
+                self.claim_id(f, option_id, pos, "option")
+                attrs = self.attributes(f, spec, declared, option_id)
+                q = spec.get("quantity") or {}
+                lo, hi = q.get("min", 1), q.get("max", 1)
+                default = q.get("default", lo if lo > 0 else 1)
+                if lo > hi:
+                    self.error(f.path, spec["quantity"].pos, option_id, "invalid_field", f"quantity min {lo} exceeds max {hi}")
+                elif not lo <= default <= hi and not (default == 0 and lo == 0):
+                    self.error(f.path, spec["quantity"].pos, option_id, "invalid_field",
+                               f"quantity default {default} is outside {lo}..{hi}")
+                options[option_id] = Option(
+                    id=option_id,
+                    name=spec.get("name", option_id),
+                    family=family,
+                    category=spec.get("category", default_category),
+                    attributes=frozen_map(attrs),
+                    quantity=QuantityRange(lo, hi, default),
+                    source=Source(f.path, *pos),
+                )
+                option_family_types[option_id] = declared
+        return options, attribute_types, option_family_types
+
+    def attributes(self, f: _File, spec, declared: dict[str, str], owner: str) -> dict:
+        """Typed attribute values, checked against the family's declared attribute types."""
+        out = {}
+        values = spec.get("attributes") or {}
+        for name, value in values.items():
+            pos = values.value_pos[name]
+            if name not in declared:
+                self.error(f.path, values.key_pos[name], owner, "unknown_attribute",
+                           f"attribute '{name}' is not declared in the family's 'attributes'", did_you_mean(name, declared))
+                continue
+            kind = declared[name]
+            ok = {
+                "integer": isinstance(value, int) and not isinstance(value, bool),
+                "decimal": isinstance(value, int | Decimal) and not isinstance(value, bool),
+                "string": isinstance(value, str),
+                "boolean": isinstance(value, bool),
+            }[kind]
+            if not ok:
+                self.error(f.path, pos, owner, "type_error", f"attribute '{name}' is declared {kind}, got {value!r}")
+                continue
+            out[name] = Decimal(value) if kind == "decimal" else value
+        return out
+
+    def build_products(self, files: list[_File], options: dict[str, Option], option_types) -> dict[str, Product]:
+        products: dict[str, Product] = {}
+        pending = []
+        for f in files:
+            for product_id, spec in f.data["products"].items():
+                pos = f.data["products"].key_pos[product_id]
+                self.claim_id(f, product_id, pos, "product")
+                pending.append((f, product_id, spec, pos))
+        known_products = {p for _, p, _, _ in pending}
+        for f, product_id, spec, pos in pending:
+            family = f.data["family"]
+            declared = dict(f.data.get("attributes") or {})
+            features = self.features(f, product_id, spec, options)
+            components = self.components(f, product_id, spec, known_products)
+            attrs = self.attributes(f, spec, declared, product_id)
+            scope = ProductScope(options, features, declared, attrs, [c.id for c in components])
+            constraints = tuple(self.constraint(f, c, i, spec["constraints"], scope, features)
+                                for i, c in enumerate(spec.get("constraints") or []))
+            rules = tuple(self.product_rule(f, r, i, spec["rules"], scope, features)
+                          for i, r in enumerate(spec.get("rules") or []))
+            products[product_id] = Product(
+                id=product_id,
+                name=spec["name"],
+                family=family,
+                category=spec.get("category", f.data.get("category", family)),
+                attributes=frozen_map(attrs),
+                features=features,
+                components=components,
+                constraints=tuple(c for c in constraints if c is not None),
+                rules=tuple(r for r in rules if r is not None),
+                source=Source(f.path, *pos),
+            )
+        for f, product_id, _spec, _pos in pending:
+            self.check_component_cycles(f, product_id, products)
+        return products
+
+    def features(self, f: _File, product_id: str, spec, options: dict[str, Option]) -> tuple[Feature, ...]:
+        out = []
+        mapping = spec.get("features") or {}
+        seen_options: dict[str, str] = {}
+        for feature_id, fs in mapping.items():
+            pos = mapping.key_pos[feature_id]
+            opts = fs["options"]
+            for i, o in enumerate(opts):
+                if o not in options:
+                    self.error(f.path, opts.item_pos[i], product_id, "unknown_option",
+                               f"feature '{feature_id}' lists unknown option '{o}'", did_you_mean(o, options))
+                elif o in seen_options:
+                    self.error(f.path, opts.item_pos[i], product_id, "duplicate_id",
+                               f"option '{o}' is in both feature '{seen_options[o]}' and '{feature_id}'")
+                else:
+                    seen_options[o] = feature_id
+            lo, hi = fs.get("min", 0), fs.get("max", 1)
+            if lo > len(opts):
+                self.error(f.path, fs.value_pos.get("min", pos), product_id, "invalid_cardinality",
+                           f"feature '{feature_id}' needs at least {lo} options but lists only {len(opts)}")
+            if lo > hi:
+                self.error(f.path, fs.value_pos.get("min", pos), product_id, "invalid_cardinality",
+                           f"feature '{feature_id}' has min {lo} greater than max {hi}")
+            default = fs.get("default", [])
+            default = [default] if isinstance(default, str) else list(default)
+            for d in default:
+                if d not in opts:
+                    self.error(f.path, fs.value_pos["default"], product_id, "unknown_option",
+                               f"default '{d}' is not an option of feature '{feature_id}'", did_you_mean(d, opts))
+            if len(default) > hi:
+                self.error(f.path, fs.value_pos["default"], product_id, "invalid_cardinality",
+                           f"feature '{feature_id}' has {len(default)} defaults but allows at most {hi}")
+            out.append(Feature(
+                id=feature_id,
+                label=fs.get("label", feature_id),
+                min=lo,
+                max=hi,
+                options=tuple(opts),
+                default=tuple(default),
+                quantity=bool(fs.get("quantity", False)),
+                source=Source(f.path, *pos),
+            ))
+        ids = {feat.id for feat in out}
+        for o in seen_options:
+            if o in ids:
+                self.error(f.path, mapping.key_pos[o], product_id, "duplicate_id", f"'{o}' is both a feature and an option")
+        return tuple(feat for feat in out if all(o in options for o in feat.options))
+
+    def components(self, f: _File, product_id: str, spec, known_products: set[str]) -> tuple[Component, ...]:
+        out = []
+        mapping = spec.get("components") or {}
+        for comp_id, cs in mapping.items():
+            pos = mapping.key_pos[comp_id]
+            if cs["product"] not in known_products:
+                self.error(f.path, cs.value_pos["product"], product_id, "unknown_product",
+                           f"component '{comp_id}' names unknown product '{cs['product']}'",
+                           did_you_mean(cs["product"], known_products))
+                continue
+            lo, hi = cs.get("min", 1), cs.get("max", 1)
+            default = cs.get("default", lo)
+            if lo > hi or not lo <= default <= hi:
+                self.error(f.path, pos, product_id, "invalid_cardinality",
+                           f"component '{comp_id}' needs min <= default <= max (got {lo}, {default}, {hi})")
+            out.append(Component(comp_id, cs["product"], lo, hi, default, Source(f.path, *pos)))
+        return tuple(out)
+
+    def check_component_cycles(self, f: _File, product_id: str, products: dict[str, Product]) -> None:
+        path, stack = [product_id], [iter(products[product_id].components)] if product_id in products else []
+        while stack:
+            comp = next(stack[-1], None)
+            if comp is None:
+                stack.pop()
+                path.pop()
+                continue
+            if comp.product == product_id:
+                chain = " -> ".join([*path, comp.product])
+                self.error(f.path, (products[product_id].source.line, products[product_id].source.col), product_id,
+                           "cycle", f"bundle contains itself: {chain}")
+                return
+            if comp.product in products and comp.product not in path:
+                path.append(comp.product)
+                stack.append(iter(products[comp.product].components))
+
+    def option_refs(self, f: _File, rule_id: str, holder, key: str, allowed: Iterable[str]) -> tuple[str, ...]:
+        """Ids written in `holder[key]` (one or a list) that must be options of the product."""
+        value = holder[key]
+        items = [value] if isinstance(value, str) else list(value)
+        allowed = list(allowed)
+        ok = []
+        for i, item in enumerate(items):
+            pos = value.item_pos[i] if isinstance(value, yamlpos.PosList) else holder.value_pos[key]
+            if item in allowed:
+                ok.append(item)
+            else:
+                self.error(f.path, pos, rule_id, "unknown_option", f"unknown option '{item}'", did_you_mean(item, allowed))
+        return tuple(ok) if len(ok) == len(items) else ()
+
+    def constraint(self, f: _File, spec, index: int, parent, scope: ProductScope, features) -> Constraint | None:
+        cid = spec["id"]
+        pos = parent.item_pos[index]
+        self.claim_id(f, cid, pos, "constraint")
+        errors_before = len(self.errors)
+        source = Source(f.path, *pos)
+        message = spec.get("message", "")
+        when = self.expression(f, spec, "when", scope, cid, Type.BOOL) if "when" in spec else None
+        option_ids = list(scope.options)
+        fields: dict = {}
+        if "requires" in spec:
+            req = spec["requires"]
+            fields = dict(kind="requires", if_all=self.option_refs(f, cid, req, "if", option_ids),
+                          then_any=self.option_refs(f, cid, req, "then", option_ids))
+            formula = sympy.Implies(sympy.And(*map(sel, fields["if_all"])), sympy.Or(*map(sel, fields["then_any"])))
+            message = message or f"{' and '.join(fields['if_all'])} requires {' or '.join(fields['then_any'])}."
+        elif "excludes" in spec:
+            opts = self.option_refs(f, cid, spec, "excludes", option_ids)
+            fields = dict(kind="excludes", options=opts)
+            formula = sympy.Add(*(sympy.Piecewise((1, sel(o)), (0, True)) for o in opts)) <= 1
+            message = message or f"Choose at most one of {', '.join(opts)}."
+        elif "table" in spec:
+            fields, formula = self.table(f, cid, spec["table"], scope, features)
+            message = message or "This combination is not available."
+        elif "cardinality" in spec:
+            card = spec["cardinality"]
+            if "feature" in card:
+                feature = next((x for x in features if x.id == card["feature"]), None)
+                if feature is None:
+                    self.error(f.path, card.value_pos["feature"], cid, "unknown_feature",
+                               f"unknown feature '{card['feature']}'", did_you_mean(card["feature"], [x.id for x in features]))
+                opts = feature.options if feature else ()
+            else:
+                opts = self.option_refs(f, cid, card, "options", option_ids)
+            lo, hi = card.get("min"), card.get("max")
+            if lo is not None and hi is not None and lo > hi:
+                self.error(f.path, card.pos, cid, "invalid_cardinality", f"cardinality min {lo} exceeds max {hi}")
+            if lo is not None and lo > len(opts) and opts:
+                self.error(f.path, card.pos, cid, "invalid_cardinality",
+                           f"cardinality needs at least {lo} of only {len(opts)} options")
+            count = sympy.Add(*(sympy.Piecewise((1, sel(o)), (0, True)) for o in opts))
+            parts = ([count >= lo] if lo is not None else []) + ([count <= hi] if hi is not None else [])
+            fields = dict(kind="cardinality", options=tuple(opts), min=lo, max=hi)
+            formula = sympy.And(*parts)
+        else:
+            key = "check" if "check" in spec else "then"
+            expr = self.expression(f, spec, key, scope, cid, Type.BOOL)
+            fields = dict(kind="check" if key == "check" else "conditional", check=expr)
+            formula = expr.symbolic if expr else sympy.true
+            message = message or (f"Must hold: {expr.text}" if expr else "")
+        if len(self.errors) != errors_before:
+            return None
+        if when is not None:
+            formula = sympy.Implies(when.symbolic, formula)
+        return Constraint(id=cid, message=message, source=source, when=when, formula=formula, **fields)
+
+    def table(self, f: _File, cid: str, table, scope: ProductScope, features):
+        """A compatibility table: columns are features; cells are option ids or '*' (any)."""
+        by_id = {x.id: x for x in features}
+        cols = list(table["columns"])
+        ok = True
+        for i, col in enumerate(cols):
+            if col not in by_id:
+                ok = False
+                self.error(f.path, table["columns"].item_pos[i], cid, "unknown_feature",
+                           f"table column '{col}' is not a feature", did_you_mean(col, by_id))
+        allowed = "allowed" in table
+        rows_key = "allowed" if allowed else "forbidden"
+        rows = table[rows_key]
+        out_rows = []
+        for r, row in enumerate(rows):
+            if len(row) != len(cols):
+                ok = False
+                self.error(f.path, rows.item_pos[r], cid, "invalid_field",
+                           f"table row has {len(row)} cells for {len(cols)} columns")
+                continue
+            for c, cell in enumerate(row):
+                if ok and cell != "*" and cell not in by_id[cols[c]].options:
+                    ok = False
+                    self.error(f.path, row.item_pos[c], cid, "unknown_option",
+                               f"'{cell}' is not an option of feature '{cols[c]}'", did_you_mean(cell, by_id[cols[c]].options))
+            out_rows.append(tuple(row))
+        if not ok:
+            return {}, sympy.true
+
+        def row_formula(row):
+            return sympy.And(*(sel(cell) for cell in row if cell != "*"))
+
+        # Only rows whose every column is chosen are judged: a partly chosen bundle is not yet a match.
+        chosen = sympy.And(*(sympy.Or(*map(sel, by_id[c].options)) for c in cols))
+        any_row = sympy.Or(*map(row_formula, out_rows))
+        formula = sympy.Implies(chosen, any_row) if allowed else sympy.Not(any_row)
+        return dict(kind="table", columns=tuple(cols), rows=tuple(out_rows), allowed=allowed), formula
+
+    def product_rule(self, f: _File, spec, index: int, parent, scope: ProductScope, features) -> ProductRule | None:
+        rid = spec["id"]
+        pos = parent.item_pos[index]
+        self.claim_id(f, rid, pos, "rule")
+        before = len(self.errors)
+        when = self.expression(f, spec, "when", scope, rid, Type.BOOL) if "when" in spec else None
+        check_expr = self.expression(f, spec, "check", scope, rid, Type.BOOL) if "check" in spec else None
+        options = list(scope.options)
+        add = self.option_refs(f, rid, spec, "add", options) if "add" in spec else ()
+        hide = self.option_refs(f, rid, spec, "hide", options) if "hide" in spec else ()
+        defaults = dict(spec.get("set_default") or {})
+        by_id = {x.id: x for x in features}
+        for feature_id, option_id in defaults.items():
+            if feature_id not in by_id:
+                self.error(f.path, spec["set_default"].key_pos[feature_id], rid, "unknown_feature",
+                           f"unknown feature '{feature_id}'", did_you_mean(feature_id, by_id))
+            elif option_id not in by_id[feature_id].options:
+                self.error(f.path, spec["set_default"].value_pos[feature_id], rid, "unknown_option",
+                           f"'{option_id}' is not an option of feature '{feature_id}'", did_you_mean(option_id, by_id[feature_id].options))
+        if len(self.errors) != before:
+            return None
+        return ProductRule(id=rid, kind=spec["kind"], message=spec.get("message", ""), source=Source(f.path, *pos),
+                           when=when, check=check_expr, add=add, set_default=frozen_map(defaults), hide=hide)
+
+    # ------------------------------------------------------------------ pricebooks
+    def build_pricebooks(self, files: list[_File], products: dict[str, Product], options: dict[str, Option]):
+        specs: dict[str, tuple[_File, object]] = {}
+        for f in files:
+            book_id = f.data["id"]
+            if book_id in specs:
+                first = specs[book_id][0]
+                self.error(f.path, f.data.value_pos["id"], book_id, "duplicate_id",
+                           f"duplicate pricebook id '{book_id}' (first defined in {first.path})")
+                continue
+            specs[book_id] = (f, f.data)
+        # extends: known parent, no cycles; currency comes down the chain
+        for book_id, (f, data) in specs.items():
+            parent = data.get("extends")
+            if parent is not None and parent not in specs:
+                self.error(f.path, data.value_pos["extends"], book_id, "unknown_pricebook",
+                           f"extends unknown pricebook '{parent}'", did_you_mean(parent, specs))
+        cyclic = set()
+        for book_id in specs:
+            chain, cur = [book_id], specs[book_id][1].get("extends")
+            while cur in specs and cur not in chain:
+                chain.append(cur)
+                cur = specs[cur][1].get("extends")
+            if cur == book_id:
+                cyclic.add(book_id)
+                f, data = specs[book_id]
+                self.error(f.path, data.value_pos["extends"], book_id, "cycle",
+                           f"pricebooks extend each other in a cycle: {' -> '.join([*chain, book_id])}")
+
+        def currency_of(book_id: str, seen=()) -> str | None:
+            data = specs[book_id][1]
+            if "currency" in data or book_id in cyclic or book_id in seen:
+                return data.get("currency")
+            parent = data.get("extends")
+            return currency_of(parent, (*seen, book_id)) if parent in specs else None
+
+        sellable = {**{k: v.attributes for k, v in options.items()}, **{k: v.attributes for k, v in products.items()}}
+        categories = {o.category for o in options.values()} | {p.category for p in products.values()}
+        families = {o.family for o in options.values()}
+        bundle_attrs = {a for types in (o.attributes for o in options.values()) for a, v in types.items()
+                        if isinstance(v, int | Decimal) and not isinstance(v, bool)}
+        books = {}
+        for book_id, (f, data) in specs.items():
+            currency = currency_of(book_id)
+            parent = data.get("extends")
+            if parent in specs and "currency" in data and currency_of(parent) not in (None, data["currency"]):
+                self.error(f.path, data.value_pos["currency"], book_id, "currency_mismatch",
+                           f"currency {data['currency']} differs from {currency_of(parent)} of '{parent}' it extends")
+            books[book_id] = self.pricebook(f, data, currency, sellable, categories, families, bundle_attrs)
+        return books
+
+    def pricebook(self, f: _File, data, currency, sellable, categories, families, bundle_attrs) -> Pricebook:
+        book_id = data["id"]
+        prices: dict[str, tuple[PriceEntry, ...]] = {}
+        mapping = data.get("prices") or {}
+        for sku, value in mapping.items():
+            if sku not in sellable:
+                self.error(f.path, mapping.key_pos[sku], book_id, "unknown_product",
+                           f"price for unknown product or option '{sku}'", did_you_mean(sku, sellable))
+                continue
+            entries = value if isinstance(value, list) else [value]
+            positions = value.item_pos if isinstance(value, yamlpos.PosList) else [mapping.value_pos[sku]]
+            built = [self.price_entry(f, book_id, sku, e, pos, sellable[sku], bundle_attrs)
+                     for e, pos in zip(entries, positions, strict=True)]
+            built = [b for b in built if b is not None]
+            for i, a in enumerate(built):
+                for b in built[i + 1:]:
+                    if a.effective.overlaps(b.effective):
+                        self.error(f.path, (b.source.line, b.source.col), book_id, "overlapping_dates",
+                                   f"prices for '{sku}' overlap in time (with line {a.source.line})")
+            prices[sku] = tuple(built)
+        condition_scope = ContextScope(quote=True, line=True, subtotal=True)
+        adjustments = []
+        for i, spec in enumerate(data.get("adjustments") or []):
+            pos = data["adjustments"].item_pos[i]
+            self.claim_id(f, spec["id"], pos, "adjustment")
+            kind = next(k for k in ("discount", "markup", "amount_off", "price") if k in spec)
+            adjustments.append(Adjustment(
+                id=spec["id"], kind=kind, value=_percent(spec[kind]),
+                applies_to=self.applies_to(f, spec, spec["id"], sellable, categories, families),
+                when=self.expression(f, spec, "when", condition_scope, spec["id"], Type.BOOL) if "when" in spec else None,
+                priority=spec.get("priority", 0), stack=spec.get("stack"), label=spec.get("label", spec["id"]),
+                effective=_effective(spec.get("effective")), source=Source(f.path, *pos),
+            ))
+        self.check_stacking(f, adjustments)
+        floors = []
+        for i, spec in enumerate(data.get("floors") or []):
+            pos = data["floors"].item_pos[i]
+            self.claim_id(f, spec["id"], pos, "floor")
+            floors.append(Floor(
+                id=spec["id"], applies_to=self.applies_to(f, spec, spec["id"], sellable, categories, families),
+                when=self.expression(f, spec, "when", condition_scope, spec["id"], Type.BOOL) if "when" in spec else None,
+                min_price=_amount(spec["min_price"]) if "min_price" in spec else None,
+                max_discount=_percent(spec["max_discount"]) if "max_discount" in spec else None,
+                source=Source(f.path, *pos),
+            ))
+        tax = None
+        if "tax" in data:
+            t = data["tax"]
+            rates = {k: _percent(v) for k, v in t["rates"].items()}
+            for key, where in ([("default", t.get("default"))] + [(c, r) for c, r in (t.get("categories") or {}).items()]):
+                if where is not None and where not in rates:
+                    self.error(f.path, t.pos, book_id, "unknown_tax_rate", f"unknown tax rate '{where}'", did_you_mean(where, rates))
+            tax = TaxPolicy(frozen_map(rates), t.get("default"), frozen_map(t.get("categories") or {}))
+        rounding = data.get("rounding") or {}
+        return Pricebook(
+            id=book_id, name=data.get("name", book_id), currency=currency, extends=data.get("extends"),
+            channel=data.get("channel"), account=data.get("account"), partner=data.get("partner"),
+            rounding_mode=rounding.get("mode", "half_up"), rounding_level=rounding.get("level", "line"),
+            effective=_effective(data.get("effective")), prices=frozen_map(prices),
+            adjustments=tuple(adjustments), floors=tuple(floors), tax=tax, source=Source(f.path, *data.pos),
+        )
+
+    def price_entry(self, f, book_id, sku, spec, pos, attributes, bundle_attrs) -> PriceEntry | None:
+        source = Source(f.path, *pos)
+        if not isinstance(spec, dict):
+            return PriceEntry(sku, Effective(), "one_time", None, _amount(spec), None, None, None, source)
+        tiers = None
+        if "tiers" in spec:
+            tiers = self.tiers(f, book_id, sku, spec)
+            if tiers is None:
+                return None
+        formula = None
+        if "formula" in spec:
+            formula = self.expression(f, spec, "formula", FormulaScope(attributes, bundle_attrs), book_id, Type.NUMBER)
+            if formula is None:
+                return None
+        return PriceEntry(
+            sku=sku, effective=_effective(spec.get("effective")), charge=spec.get("charge", "one_time"),
+            term_months=spec.get("term_months"), unit=_amount(spec["unit"]) if "unit" in spec else None,
+            tiers=tiers, formula=formula, cost=_amount(spec["cost"]) if "cost" in spec else None, source=source,
+        )
+
+    def tiers(self, f, book_id, sku, spec) -> Tiers | None:
+        bands_spec = spec["bands"]
+        bands, ok, expect = [], True, None
+        for i, b in enumerate(bands_spec):
+            pos = bands_spec.item_pos[i]
+            first, last = b["from"], b.get("to")
+            if expect is not None and first != expect:
+                ok = False
+                what = "gap" if first > expect else "overlap"
+                self.error(f.path, pos, book_id, "bad_tiers",
+                           f"tier table for '{sku}' has a {what}: band starts at {first}, expected {expect}")
+            if last is not None and last < first:
+                ok = False
+                self.error(f.path, pos, book_id, "bad_tiers", f"tier band for '{sku}' ends ({last}) before it starts ({first})")
+            if last is None and i != len(bands_spec) - 1:
+                ok = False
+                self.error(f.path, pos, book_id, "bad_tiers", f"only the last tier band for '{sku}' may be open-ended")
+            expect = (last + 1) if last is not None else None
+            bands.append(Band(first, last, _amount(b["unit"]) if "unit" in b else None,
+                              _amount(b["flat"]) if "flat" in b else None, Source(f.path, *pos)))
+        if bands and bands[0].first not in (0, 1):
+            ok = False
+            self.error(f.path, bands_spec.item_pos[0], book_id, "bad_tiers", f"tier table for '{sku}' must start at 1, not {bands[0].first}")
+        mode = spec["tiers"]
+        if mode == "block" and bands and bands[-1].last is not None and "overage" not in spec:
+            ok = False
+            self.error(f.path, bands_spec.pos, book_id, "bad_tiers",
+                       f"block tiers for '{sku}' end at {bands[-1].last}: add an open last band or an 'overage' rate")
+        if "overage" in spec and bands and bands[-1].last is None:
+            ok = False
+            self.error(f.path, spec.value_pos["overage"], book_id, "bad_tiers",
+                       f"'overage' for '{sku}' needs a last band with 'to'")
+        if not ok:
+            return None
+        overage = spec.get("overage") or {}
+        return Tiers(mode, spec.get("scope", "line"), tuple(bands),
+                     _amount(overage["unit"]) if "unit" in overage else None, overage.get("per", 1))
+
+    def applies_to(self, f, spec, rule_id, sellable, categories, families) -> AppliesTo:
+        a = spec.get("applies_to") or {}
+        for key, known in (("products", sellable), ("categories", categories), ("families", families)):
+            values = a.get(key) or []
+            for i, v in enumerate(values):
+                if v not in known:
+                    self.error(f.path, values.item_pos[i], rule_id, f"unknown_{key[:-1] if key != 'categories' else 'category'}",
+                               f"applies_to names unknown {key[:-1] if key != 'categories' else 'category'} '{v}'",
+                               did_you_mean(v, known))
+        return AppliesTo(tuple(a.get("products") or ()), tuple(a.get("categories") or ()),
+                         tuple(a.get("families") or ()), tuple(a.get("accounts") or ()))
+
+    def check_stacking(self, f: _File, adjustments: list[Adjustment]) -> None:
+        """Two rules that may meet on one line at one priority need an explicit stacking policy."""
+        for i, a in enumerate(adjustments):
+            for b in adjustments[i + 1:]:
+                if a.priority == b.priority and (a.stack is None or b.stack is None) and _may_meet(a.applies_to, b.applies_to):
+                    self.error(f.path, (b.source.line, b.source.col), b.id, "ambiguous_stacking",
+                               f"'{a.id}' and '{b.id}' can apply to the same line at priority {a.priority}; "
+                               "give them different priorities or a 'stack' policy")
+
+    # ------------------------------------------------------------------ approvals
+    def build_approvals(self, files: list[_File]):
+        policies, limits = [], {}
+        scope = ContextScope(quote=True, subtotal=True)
+        for f in files:
+            for role, pct in (f.data.get("discount_limits") or {}).items():
+                limits[role] = _percent(pct)
+            for i, spec in enumerate(f.data["policies"]):
+                pos = f.data["policies"].item_pos[i]
+                self.claim_id(f, spec["id"], pos, "approval policy")
+                when = self.expression(f, spec, "when", scope, spec["id"], Type.BOOL)
+                if when is not None:
+                    policies.append(ApprovalPolicy(spec["id"], when, spec["requires"], spec["message"], Source(f.path, *pos)))
+        return policies, limits
+
+
+def _may_meet(a: AppliesTo, b: AppliesTo) -> bool:
+    """Whether two rule targets could select the same line (empty list = any)."""
+    for x, y in ((a.products, b.products), (a.accounts, b.accounts)):
+        if x and y and not set(x) & set(y):
+            return False
+    return not (a.categories and b.categories and not set(a.categories) & set(b.categories) and not (a.products or b.products))
+
+
+def _amount(value) -> Decimal:
+    return Decimal(str(value).strip())
+
+
+def _percent(value) -> Decimal:
+    text = str(value).strip()
+    return Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
+
+
+def _effective(spec) -> Effective:
+    from datetime import date
+
+    if not spec:
+        return Effective()
+    start, end = spec.get("from"), spec.get("to")
+    return Effective(date.fromisoformat(str(start)) if start else None, date.fromisoformat(str(end)) if end else None)
+
+
+def _nearest_id(data, path: tuple, file_id: str) -> str:
+    """The id of the innermost rule/product/option that contains `path` (for error lines)."""
+    best, current, parent_key = file_id, data, None
+    for step in path:
+        if isinstance(current, dict) and isinstance(current.get("id"), str):
+            best = current["id"]
+        if parent_key in ("products", "options", "features", "components", "prices") and isinstance(step, str):
+            best = step
+        try:
+            current = current[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        parent_key = step
+    if isinstance(current, dict) and isinstance(current.get("id"), str):
+        best = current["id"]
+    return best
+
+
+def _flatten(messages, data, path: tuple = ()):
+    """marshmallow's nested error dict → (path, message) pairs, skipping its 'value'/'key' levels."""
+    if isinstance(messages, list):
+        for m in messages:
+            if isinstance(m, dict | list):
+                yield from _flatten(m, data, path)
+            else:
+                yield path, str(m)
+        return
+    for key, sub in messages.items():
+        step = key
+        container = data
+        for p in path:
+            try:
+                container = container[p]
+            except (KeyError, IndexError, TypeError):
+                container = None
+                break
+        if key in ("value", "key") and not (isinstance(container, dict) and key in container):
+            if key == "key":
+                for m in _flatten(sub, data, path):
+                    yield m[0], f"key: {m[1]}"
+            else:
+                yield from _flatten(sub, data, path)
+            continue
+        if isinstance(key, str) and key.isdigit() and isinstance(container, list):
+            step = int(key)
+        yield from _flatten(sub, data, (*path, step))

@@ -1,0 +1,125 @@
+"""Read YAML keeping the line and column of every mapping, key, sequence item and scalar.
+
+Numbers written with a fraction become `Decimal` from their exact text (never float); dates
+and timestamps stay text (the schemas parse them); duplicate keys are reported, not merged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+Pos = tuple[int, int]
+
+
+class PosDict(dict):
+    """A mapping that remembers where it and each of its keys and values start."""
+
+    pos: Pos = (1, 1)
+    key_pos: dict
+    value_pos: dict
+    value_style: dict
+
+
+class PosList(list):
+    """A sequence that remembers where it and each of its items start."""
+
+    pos: Pos = (1, 1)
+    item_pos: list
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key: str, pos: Pos, first: Pos):
+        super().__init__(f"duplicate key {key!r} (first at line {first[0]})")
+        self.key, self.pos, self.first = key, pos, first
+
+
+_scalars = SafeConstructor()
+
+
+def _mark(node) -> Pos:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _scalar(node: ScalarNode):
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:float":
+        try:
+            return Decimal(node.value.replace("_", ""))
+        except InvalidOperation:
+            return _scalars.construct_object(node)  # .inf / .nan: schemas reject them
+    if tag == "tag:yaml.org,2002:timestamp":
+        return node.value
+    return _scalars.construct_object(node)
+
+
+def build(node, duplicates: list[DuplicateKey]):
+    """Turn a composed YAML node into PosDict / PosList / plain scalars."""
+    if isinstance(node, ScalarNode):
+        return _scalar(node)
+    if isinstance(node, SequenceNode):
+        out = PosList(build(n, duplicates) for n in node.value)
+        out.pos = _mark(node)
+        out.item_pos = [_mark(n) for n in node.value]
+        return out
+    if isinstance(node, MappingNode):
+        out = PosDict()
+        out.pos = _mark(node)
+        out.key_pos, out.value_pos, out.value_style = {}, {}, {}
+        for key_node, value_node in node.value:
+            key = build(key_node, duplicates)
+            if not isinstance(key, str | int | bool | Decimal):
+                key = str(key)
+            if key in out.key_pos:
+                duplicates.append(DuplicateKey(str(key), _mark(key_node), out.key_pos[key]))
+                continue
+            out[key] = build(value_node, duplicates)
+            out.key_pos[key] = _mark(key_node)
+            out.value_pos[key] = _mark(value_node)
+            out.value_style[key] = getattr(value_node, "style", None)
+        return out
+    raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
+
+
+def load(text: str) -> tuple[object, list[DuplicateKey]]:
+    """Parse one YAML document; raise yaml.YAMLError on syntax errors."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    duplicates: list[DuplicateKey] = []
+    if node is None:
+        return None, duplicates
+    return build(node, duplicates), duplicates
+
+
+def locate(data, path: tuple) -> Pos:
+    """The position of the value at `path` (keys / indexes), or of its nearest located parent."""
+    pos = getattr(data, "pos", (1, 1))
+    current = data
+    for step in path:
+        if isinstance(current, PosDict) and step in current:
+            pos = current.value_pos.get(step, pos)
+            current = current[step]
+        elif isinstance(current, PosDict) and step in current.key_pos:
+            pos = current.key_pos[step]
+            break
+        elif isinstance(current, PosList) and isinstance(step, int) and 0 <= step < len(current):
+            pos = current.item_pos[step]
+            current = current[step]
+        else:
+            break
+    return pos
+
+
+def locate_key(data, path: tuple) -> Pos:
+    """The position of the last key of `path` itself (where an unknown field is written)."""
+    parent = data
+    for step in path[:-1]:
+        try:
+            parent = parent[step]
+        except (KeyError, IndexError, TypeError):
+            return locate(data, path)
+    if isinstance(parent, PosDict) and path and path[-1] in parent.key_pos:
+        return parent.key_pos[path[-1]]
+    return locate(data, path)
