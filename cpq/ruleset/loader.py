@@ -93,9 +93,13 @@ class _Loader:
     def __init__(self) -> None:
         self.errors: list[RuleFileError] = []
         self.rule_ids: dict[str, Source] = {}
+        self.broken: set[str] = set()  # ids whose definition had errors: no "unknown id" echoes
 
     # ------------------------------------------------------------------ error helpers
-    def error(self, path: str, pos, rule_id: str, code: str, message: str, suggestion: str | None = None):
+    def error(self, path: str, pos, rule_id: str, code: str, message: str, suggestion: str | None = None,
+              ref: str | None = None):
+        if ref is not None and ref in self.broken:
+            return  # the definition of `ref` already has an error; don't echo it as "unknown"
         self.errors.append(RuleFileError(path, pos[0], pos[1], rule_id or "-", code, message, suggestion))
 
     def claim_id(self, f: _File, rule_id: str, pos, what: str) -> None:
@@ -167,15 +171,43 @@ class _Loader:
         schema_cls = schemas.FILE_SCHEMAS.get(kind) if isinstance(kind, str) else None
         # Without a known kind only the header can be judged; its other fields would all be "unknown".
         schema = schema_cls() if schema_cls else schemas.FileHeader(unknown=EXCLUDE)
-        try:
-            schema.load(data)
-        except ValidationError as exc:
-            for err_path, message in _flatten(exc.messages, data):
-                self.schema_error(shown, data, err_path, message, file_id)
+        reported: set[tuple] = set()
+        for _attempt in range(50):
+            try:
+                schema.load(data)
+                break
+            except ValidationError as exc:
+                problems = list(_flatten(exc.messages, data))
+            for err_path, message in problems:
+                if (err_path, message) not in reported:
+                    reported.add((err_path, message))
+                    self.schema_error(shown, data, err_path, message, file_id)
+            # Drop the broken entries (an option, a rule, a price…) and judge the rest of the file,
+            # so one typo does not hide every other error behind it.
+            cuts = {_prunable(err_path) for err_path, _ in problems}
+            if None in cuts or schema_cls is None:
+                return None
+            for cut in sorted(cuts, key=lambda c: [str(type(x)) + str(x).zfill(9) for x in c], reverse=True):
+                self.prune(data, cut)
+        else:  # pragma: no cover - a file with more than 50 layers of errors
             return None
         if duplicates:
             return None
         return _File(shown, key, data, kind)
+
+    def prune(self, data, path: tuple) -> None:
+        parent = data
+        for step in path[:-1]:
+            parent = parent[step]
+        last = path[-1]
+        if isinstance(parent, yamlpos.PosList) and isinstance(last, int) and last < len(parent):
+            item = parent.pop(last)
+            parent.item_pos.pop(last)
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                self.broken.add(item["id"])
+        elif isinstance(parent, yamlpos.PosDict) and last in parent:
+            del parent[last]
+            self.broken.add(str(last))
 
     def schema_error(self, shown: str, data, path: tuple, message: str, file_id: str) -> None:
         if message == "Unknown field.":
@@ -323,7 +355,7 @@ class _Loader:
             for i, o in enumerate(opts):
                 if o not in options:
                     self.error(f.path, opts.item_pos[i], product_id, "unknown_option",
-                               f"feature '{feature_id}' lists unknown option '{o}'", did_you_mean(o, options))
+                               f"feature '{feature_id}' lists unknown option '{o}'", did_you_mean(o, options), ref=o)
                 elif o in seen_options:
                     self.error(f.path, opts.item_pos[i], product_id, "duplicate_id",
                                f"option '{o}' is in both feature '{seen_options[o]}' and '{feature_id}'")
@@ -350,7 +382,7 @@ class _Loader:
                 label=fs.get("label", feature_id),
                 min=lo,
                 max=hi,
-                options=tuple(opts),
+                options=tuple(o for o in opts if o in options),
                 default=tuple(default),
                 quantity=bool(fs.get("quantity", False)),
                 source=Source(f.path, *pos),
@@ -359,7 +391,7 @@ class _Loader:
         for o in seen_options:
             if o in ids:
                 self.error(f.path, mapping.key_pos[o], product_id, "duplicate_id", f"'{o}' is both a feature and an option")
-        return tuple(feat for feat in out if all(o in options for o in feat.options))
+        return tuple(out)
 
     def components(self, f: _File, product_id: str, spec, known_products: set[str]) -> tuple[Component, ...]:
         out = []
@@ -369,7 +401,7 @@ class _Loader:
             if cs["product"] not in known_products:
                 self.error(f.path, cs.value_pos["product"], product_id, "unknown_product",
                            f"component '{comp_id}' names unknown product '{cs['product']}'",
-                           did_you_mean(cs["product"], known_products))
+                           did_you_mean(cs["product"], known_products), ref=cs["product"])
                 continue
             lo, hi = cs.get("min", 1), cs.get("max", 1)
             default = cs.get("default", lo)
@@ -407,7 +439,8 @@ class _Loader:
             if item in allowed:
                 ok.append(item)
             else:
-                self.error(f.path, pos, rule_id, "unknown_option", f"unknown option '{item}'", did_you_mean(item, allowed))
+                self.error(f.path, pos, rule_id, "unknown_option", f"unknown option '{item}'",
+                           did_you_mean(item, allowed), ref=item)
         return tuple(ok) if len(ok) == len(items) else ()
 
     def constraint(self, f: _File, spec, index: int, parent, scope: ProductScope, features) -> Constraint | None:
@@ -586,7 +619,7 @@ class _Loader:
         for sku, value in mapping.items():
             if sku not in sellable:
                 self.error(f.path, mapping.key_pos[sku], book_id, "unknown_product",
-                           f"price for unknown product or option '{sku}'", did_you_mean(sku, sellable))
+                           f"price for unknown product or option '{sku}'", did_you_mean(sku, sellable), ref=sku)
                 continue
             entries = value if isinstance(value, list) else [value]
             positions = value.item_pos if isinstance(value, yamlpos.PosList) else [mapping.value_pos[sku]]
@@ -669,9 +702,9 @@ class _Loader:
             first, last = b["from"], b.get("to")
             if expect is not None and first != expect:
                 ok = False
-                what = "gap" if first > expect else "overlap"
+                what = "a gap" if first > expect else "an overlap"
                 self.error(f.path, pos, book_id, "bad_tiers",
-                           f"tier table for '{sku}' has a {what}: band starts at {first}, expected {expect}")
+                           f"tier table for '{sku}' has {what}: band starts at {first}, expected {expect}")
             if last is not None and last < first:
                 ok = False
                 self.error(f.path, pos, book_id, "bad_tiers", f"tier band for '{sku}' ends ({last}) before it starts ({first})")
@@ -760,6 +793,18 @@ def _effective(spec) -> Effective:
         return Effective()
     start, end = spec.get("from"), spec.get("to")
     return Effective(date.fromisoformat(str(start)) if start else None, date.fromisoformat(str(end)) if end else None)
+
+
+PRUNABLE = frozenset({"options", "products", "features", "components", "constraints", "rules", "prices",
+                      "adjustments", "floors", "policies"})
+
+
+def _prunable(path: tuple) -> tuple | None:
+    """The deepest (collection, entry) prefix of an error path that can be dropped, or None."""
+    for i in range(len(path) - 1, 0, -1):
+        if path[i - 1] in PRUNABLE and isinstance(path[i], int | str) and path[i] not in PRUNABLE:
+            return path[: i + 1]
+    return None
 
 
 def _nearest_id(data, path: tuple, file_id: str) -> str:

@@ -85,6 +85,9 @@ class ContextScope(Scope):
     def top_names(self) -> list[str]:
         return list(self.groups)
 
+    def dotted_names(self) -> list[str]:
+        return [f"{g}.{f}" for g, fields in self.groups.items() for f in fields]
+
     def resolve_context(self, name: Name, aggregate: str | None) -> Binding | None:
         head = name.parts[0]
         if aggregate == "subtotal":
@@ -103,7 +106,7 @@ class ContextScope(Scope):
     def resolve(self, name: Name, aggregate: str | None) -> Binding:
         binding = self.resolve_context(name, aggregate)
         if binding is None:
-            raise _unknown(name.dotted, "name", self.top_names())
+            raise _unknown(name.dotted, "name", self.dotted_names() if len(name.parts) > 1 else self.top_names())
         return binding
 
     def iterate(self, aggregate: str):
@@ -150,7 +153,7 @@ class FormulaScope(ContextScope):
             if name.parts[1] not in self.bundle_attributes:
                 raise _unknown(name.dotted, "bundle attribute", [f"bundle.{a}" for a in self.bundle_attributes])
             return Binding("field", Type.NUMBER, (name.dotted,))
-        raise _unknown(name.dotted, "name", self.top_names())
+        raise _unknown(name.dotted, "name", self.top_names() + self.dotted_names())
 
 
 def _type_of(value: AttributeValue) -> Type:
@@ -213,6 +216,8 @@ class ProductScope(ContextScope):
             raise _unknown(head, "attribute", ["qty", "category", *self.attribute_types, *self.top_names()])
         if field is None and head in self.attribute_types:
             raise NameProblem(f"attribute '{head}' needs an option or an aggregate, e.g. 'sum({head} * qty)'")
+        if field is not None:
+            raise _unknown(name.dotted, "name", self.dotted_names() + [f"{head}.{field}" for head in self.top_names()])
         raise _unknown(name.dotted, "option or feature", self.top_names())
 
     def _option(self, option_id: str, field: str | None) -> Binding:

@@ -1,0 +1,55 @@
+"""REST API (flask-smorest): one package per resource, one JSON problem shape for every error."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from cpq.errors import CPQError
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra):
+    """An RFC 9457 problem body; `code` is the stable machine code, extra members add details."""
+    body = {"type": f"https://cpq.dev/problems/{code}", "title": title, "status": status,
+            "detail": detail, "code": code, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+class CPQApi(Api):
+    """flask-smorest Api whose HTTP errors use the service's problem shape."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        extra = {}
+        if "messages" in data:  # webargs validation errors: field → messages
+            extra["errors"] = data["messages"]
+        code = (error.name or "error").lower().replace(" ", "_")
+        if error.code == 422:
+            code = "invalid_input"
+        response = problem(error.code or 500, code, error.name, error.description or error.name, **extra)
+        for key, value in (data.get("headers") or {}).items():
+            response.headers[key] = value
+        return response
+
+
+def init_api(app: Flask) -> None:
+    from cpq.api import catalog, health
+
+    api = CPQApi(app, spec_kwargs={"info": {"description": "Configure, price and quote from rule files."}})
+    api.register_blueprint(health.blp)
+    api.register_blueprint(catalog.blp)
+
+    @app.errorhandler(CPQError)
+    def handle_cpq_error(error: CPQError):
+        return problem(error.status, error.code, error.title, error.detail, **error.extra)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return api.handle_http_exception(error)
+        app.logger.exception("unhandled error")
+        return problem(500, "internal_error", "Internal server error", "the service failed; the error is logged")

@@ -1,0 +1,82 @@
+"""The `cpq` command: lint rule files, prepare the database (more commands arrive with their features)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from cpq import config
+from cpq.errors import RulesetInvalid
+from cpq.ruleset.loader import load_ruleset
+
+
+@click.group(help="cpq: configure-price-quote service tools.")
+def main() -> None:
+    pass
+
+
+def _default_paths() -> list[str]:
+    settings = config.from_environment()
+    return [settings["RULES_DIR"], settings["PRICEBOOKS_DIR"]]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print errors (or the summary) as JSON.")
+def lint(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check rule and pricebook files (default: CPQ_RULES_DIR and CPQ_PRICEBOOKS_DIR)."""
+    targets = list(paths) or _default_paths()
+    try:
+        ruleset = load_ruleset(targets)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RulesetInvalid as exc:
+        if as_json:
+            click.echo(json.dumps({"errors": [e.as_dict() for e in exc.errors]}, indent=2))
+        else:
+            for error in exc.errors:
+                click.echo(str(error))
+            click.echo(f"{len(exc.errors)} error(s)", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"version": ruleset.version, **ruleset.summary()}, indent=2))
+    else:
+        click.echo(ruleset.summary_line())
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create or migrate the database (CPQ_DATABASE_URL) and record the current ruleset version."""
+    import sqlalchemy as sa
+
+    from cpq import store
+    from cpq.store.tables import ruleset_versions
+
+    url = config.from_environment()["DATABASE_URL"]
+    store.upgrade(url)
+    click.echo(f"database at revision {store.current_revision(url)}")
+    try:
+        ruleset = load_ruleset(_default_paths())
+    except (RulesetInvalid, FileNotFoundError):
+        click.echo("rule files have errors; run 'cpq lint' (no ruleset version recorded)", err=True)
+        return
+    engine = store.make_engine(url)
+    with engine.begin() as conn:
+        seen = conn.execute(sa.select(ruleset_versions.c.version).where(ruleset_versions.c.version == ruleset.version)).first()
+        if seen is None:
+            conn.execute(ruleset_versions.insert().values(
+                version=ruleset.version, first_loaded_at=datetime.now(UTC), summary=json.dumps(ruleset.summary())))
+    engine.dispose()
+    click.echo(f"ruleset {ruleset.summary_line()}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
