@@ -154,9 +154,12 @@ class _Loader:
         try:
             data, duplicates = yamlpos.load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             problem = getattr(exc, "problem", None) or str(exc)
+            mark = getattr(exc, "problem_mark", None)
+            if "<stream end>" in problem and getattr(exc, "context_mark", None):
+                mark = exc.context_mark  # point at the bracket or quote that is never closed
+            mark = mark or getattr(exc, "context_mark", None)
+            pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             context = getattr(exc, "context", None)
             message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
             self.error(shown, pos, "-", "rule_syntax", message)

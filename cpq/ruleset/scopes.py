@@ -307,3 +307,25 @@ class ProductScope(ContextScope):
         pieces = [(constant(self.options[o].attributes[attr]), sel(o))
                   for o in options if attr in self.options[o].attributes]
         return sympy.Piecewise(*pieces, (zero_of(kind), True))
+
+
+def _is_text(atom) -> bool:
+    return isinstance(atom, sympy.Symbol) and atom.name.startswith("'")
+
+
+def bind_text_fields(expr: sympy.Basic, values: Mapping[str, str]) -> sympy.Basic:
+    """Substitute text fields (e.g. {'context.channel': 'web'}) and decide the text comparisons.
+
+    sympy cannot tell that two different symbols differ, so equality between text atoms is
+    decided here by comparing their names.
+    """
+    bound = expr.xreplace({sympy.Symbol(k): text_symbol(v) for k, v in values.items()})
+
+    def decided(e) -> bool:
+        return isinstance(e, sympy.Eq | sympy.Ne) and all(_is_text(a) for a in e.args)
+
+    def decide(e):
+        same = e.args[0] == e.args[1]
+        return sympy.true if same == isinstance(e, sympy.Eq) else sympy.false
+
+    return bound.replace(decided, decide)

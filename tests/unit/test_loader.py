@@ -1,0 +1,232 @@
+"""Loading rule files: a valid set becomes a Ruleset; every kind of mistake is reported exactly."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+
+from cpq.errors import RulesetInvalid
+from cpq.ruleset.loader import load_ruleset
+from cpq.ruleset.scopes import bind_text_fields, qty, sel
+
+PRODUCT = """
+format: 1
+kind: product
+family: servers
+category: hardware
+attributes: {watts: integer, capacity: integer}
+options:
+  CPU-A: {name: Small CPU, attributes: {watts: 100}}
+  CPU-B: {name: Big CPU, attributes: {watts: 300}}
+  SSD-1: {name: SSD, category: storage, attributes: {watts: 10}, quantity: {min: 1, max: 4}}
+  PSU-S: {name: Small PSU, attributes: {capacity: 400}}
+  PSU-L: {name: Large PSU, attributes: {capacity: 800}}
+products:
+  SRV:
+    name: Server
+    features:
+      cpu: {label: Processor, min: 1, max: 1, options: [CPU-A, CPU-B], default: CPU-A}
+      drives: {label: Drives, min: 0, max: 1, quantity: true, options: [SSD-1]}
+      psu: {label: Power, min: 1, max: 1, options: [PSU-S, PSU-L]}
+    constraints:
+      - id: big-cpu-big-psu
+        requires: {if: CPU-B, then: [PSU-L]}
+      - id: power
+        check: "sum(watts * qty) <= psu.capacity * 80%"
+        message: Not enough power.
+      - id: web-no-big
+        when: "context.channel == 'web'"
+        then: "not CPU-B"
+"""
+
+BOOK = """
+format: 1
+kind: pricebook
+id: list-usd
+currency: USD
+prices:
+  SRV: "1000.00"
+  CPU-A: "100.00"
+  CPU-B:
+    tiers: graduated
+    bands:
+      - {from: 1, to: 5, unit: "7.00"}
+      - {from: 6, unit: "6.50"}
+  SSD-1: "50"
+  PSU-S: "10"
+  PSU-L: "20"
+"""
+
+
+def load(write_files, files):
+    base = write_files(files)
+    return base, load_ruleset([base])
+
+
+def errors(write_files, files):
+    base = write_files(files)
+    with pytest.raises(RulesetInvalid) as info:
+        load_ruleset([base])
+    return [str(e).replace(f"{base}/", "") for e in info.value.errors]
+
+
+def test_a_valid_product_and_pricebook_load_into_a_ruleset(write_files):
+    _, ruleset = load(write_files, {"rules/servers.yaml": PRODUCT, "pricebooks/list.yaml": BOOK})
+    product = ruleset.products["SRV"]
+    assert [f.id for f in product.features] == ["cpu", "drives", "psu"]
+    assert ruleset.options["SSD-1"].quantity.max == 4
+    assert ruleset.options["SSD-1"].category == "storage"
+    assert ruleset.options["CPU-A"].category == "hardware"
+    assert ruleset.pricebooks["list-usd"].prices["CPU-B"][0].tiers.mode == "graduated"
+    assert ruleset.summary_line().startswith("1 products, 5 options, 3 constraints, 6 prices, 0 rules — version ")
+
+
+def test_constraints_compile_to_sympy_formulas_that_judge_configurations(write_files):
+    _, ruleset = load(write_files, {"rules/servers.yaml": PRODUCT, "pricebooks/list.yaml": BOOK})
+    constraints = {c.id: c for c in ruleset.products["SRV"].constraints}
+
+    def config(*chosen, drives=0):
+        values = {sel(o): o in chosen for o in ruleset.options}
+        values |= {qty(o): (1 if o in chosen else 0) for o in ruleset.options}
+        values[sel("SSD-1")], values[qty("SSD-1")] = drives > 0, drives
+        return values
+
+    requires = constraints["big-cpu-big-psu"].formula
+    assert requires.subs(config("CPU-B", "PSU-L")) == sympy.true
+    assert requires.subs(config("CPU-B", "PSU-S")) == sympy.false
+    power = constraints["power"].formula
+    assert power.subs(config("CPU-A", "PSU-S", drives=4)) == sympy.true  # 140 W <= 320 W
+    assert power.subs(config("CPU-B", "PSU-S", drives=3)) == sympy.false  # 330 W > 320 W
+    assert power.subs(config("CPU-B", "PSU-L", drives=4)) == sympy.true  # 340 W <= 640 W
+    web = constraints["web-no-big"].formula.subs(config("CPU-B", "PSU-L"))
+    assert bind_text_fields(web, {"context.channel": "web"}) == sympy.false
+    assert bind_text_fields(web, {"context.channel": "direct"}) == sympy.true
+
+
+def test_yaml_syntax_error_names_file_line_and_column(write_files):
+    assert errors(write_files, {"rules/a.yaml": "format: 1\nkind: product\noptions: {A: [1, 2\n"}) == [
+        "rules/a.yaml:3:14: -: YAML syntax error: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"
+    ]
+
+
+def test_unknown_option_in_a_feature_suggests_the_closest(write_files):
+    bad = PRODUCT.replace("options: [PSU-S, PSU-L]", "options: [PSU-S, PSU-XL]")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:18:60: SRV: feature 'psu' lists unknown option 'PSU-XL' (did you mean 'PSU-L'?)",
+        "rules/a.yaml:21:38: big-cpu-big-psu: unknown option 'PSU-L' (did you mean 'PSU-S'?)",
+    ]
+
+
+def test_unknown_option_in_a_constraint(write_files):
+    bad = PRODUCT.replace("then: [PSU-L]", "then: [PSU-LL]")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:21:38: big-cpu-big-psu: unknown option 'PSU-LL' (did you mean 'PSU-L'?)",
+    ]
+
+
+def test_duplicate_rule_id_points_at_the_first_definition(write_files):
+    bad = PRODUCT.replace("- id: power", "- id: big-cpu-big-psu")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:22:9: big-cpu-big-psu: duplicate constraint id 'big-cpu-big-psu' (first defined at rules/a.yaml:20:9)",
+    ]
+
+
+def test_duplicate_id_across_files_names_both_places(write_files):
+    other = PRODUCT.replace("family: servers", "family: other").replace("  SRV:\n", "  SRV-2:\n")
+    other = other.replace("id: power", "id: power-2").replace("id: big-cpu-big-psu", "id: b2").replace("id: web-no-big", "id: w2")
+    base = write_files({"rules/a.yaml": PRODUCT, "rules/b.yaml": other})
+    with pytest.raises(RulesetInvalid) as info:
+        load_ruleset([base])
+    lines = [str(e).replace(f"{base}/", "") for e in info.value.errors]
+    assert lines[0] == "rules/b.yaml:7:3: CPU-A: duplicate option id 'CPU-A' (first defined at rules/a.yaml:7:3)"
+    assert len(lines) == 5  # the five options defined twice
+
+
+def test_tier_table_with_a_gap_and_an_overlap(write_files):
+    bad = BOOK.replace('{from: 6, unit: "6.50"}', '{from: 7, to: 9, unit: "6.50"}\n      - {from: 9, unit: "6.00"}')
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/b.yaml": bad}) == [
+        "pricebooks/b.yaml:12:9: list-usd: tier table for 'CPU-B' has a gap: band starts at 7, expected 6",
+        "pricebooks/b.yaml:13:9: list-usd: tier table for 'CPU-B' has an overlap: band starts at 9, expected 10",
+    ]
+
+
+def test_open_band_before_the_last_is_an_error(write_files):
+    bad = BOOK.replace("{from: 1, to: 5,", "{from: 1,")
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/b.yaml": bad}) == [
+        "pricebooks/b.yaml:11:9: list-usd: only the last tier band for 'CPU-B' may be open-ended",
+    ]
+
+
+def test_pricebooks_extending_each_other_are_a_cycle(write_files):
+    a = BOOK.replace("currency: USD", "currency: USD\nextends: partner")
+    b = "format: 1\nkind: pricebook\nid: partner\nextends: list-usd\nprices: {SRV: '900'}\n"
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/a.yaml": a, "pricebooks/b.yaml": b}) == [
+        "pricebooks/a.yaml:5:10: list-usd: pricebooks extend each other in a cycle: list-usd -> partner -> list-usd",
+        "pricebooks/b.yaml:4:10: partner: pricebooks extend each other in a cycle: partner -> list-usd -> partner",
+    ]
+
+
+def test_type_error_in_an_expression_is_located_inside_the_expression(write_files):
+    bad = PRODUCT.replace('"sum(watts * qty) <= psu.capacity * 80%"', '"sum(watts * qty) <= psu.capacity and CPU-A + 1"')
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:23:54: power: '+' needs a number value, got yes/no",
+        "rules/a.yaml:23:54: power: 'and' needs a yes/no value, got number",
+    ]
+
+
+def test_unknown_name_in_an_expression_suggests_a_known_one(write_files):
+    bad = PRODUCT.replace("context.channel == 'web'", "contxt.channel == 'web'")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:26:16: web-no-big: unknown name 'contxt.channel' (did you mean 'context.channel'?)",
+    ]
+
+
+def test_unknown_field_suggests_the_right_spelling(write_files):
+    bad = PRODUCT.replace("message: Not enough power.", "mesage: Not enough power.")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:24:9: power: unknown field 'mesage' (did you mean 'message'?)",
+    ]
+
+
+def test_group_whose_min_exceeds_its_option_count(write_files):
+    bad = PRODUCT.replace("psu: {label: Power, min: 1,", "psu: {label: Power, min: 3,")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:18:32: SRV: feature 'psu' has min 3 greater than max 1",
+        "rules/a.yaml:18:32: SRV: feature 'psu' needs at least 3 options but lists only 2",
+    ]
+
+
+def test_attribute_of_the_wrong_declared_type(write_files):
+    bad = PRODUCT.replace("attributes: {capacity: 400}", "attributes: {capacity: big}")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:10:51: PSU-S: attribute 'capacity' is declared integer, got 'big'",
+    ]
+
+
+def test_unsupported_format_version(write_files):
+    assert errors(write_files, {"rules/a.yaml": PRODUCT.replace("format: 1", "format: 2")}) == [
+        "rules/a.yaml:1:9: servers: format: unsupported format 2; this version reads format: 1",
+    ]
+
+
+def test_same_priority_adjustments_without_stacking_are_a_load_time_error(write_files):
+    book = BOOK + "adjustments:\n  - {id: promo-a, discount: 5%, priority: 10}\n  - {id: promo-b, discount: 3%, priority: 10}\n"
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/b.yaml": book}) == [
+        "pricebooks/b.yaml:18:5: promo-b: 'promo-a' and 'promo-b' can apply to the same line at priority 10; "
+        "give them different priorities or a 'stack' policy",
+    ]
+
+
+def test_every_error_is_reported_in_one_pass(write_files):
+    bad = (PRODUCT.replace("then: [PSU-L]", "then: [PSU-LL]")
+           .replace("message: Not enough power.", "mesage: x")
+           .replace("contxt", "context").replace("context.channel", "contxt.channel"))
+    assert len(errors(write_files, {"rules/a.yaml": bad})) == 3
+
+
+def test_nothing_is_half_loaded(write_files):
+    bad = PRODUCT.replace("then: [PSU-L]", "then: [PSU-LL]")
+    base = write_files({"rules/a.yaml": bad, "pricebooks/b.yaml": BOOK})
+    with pytest.raises(RulesetInvalid) as info:
+        load_ruleset([base])
+    assert not hasattr(info.value, "ruleset")
