@@ -56,3 +56,41 @@ def write_files(tmp_path):
         return base
 
     return write
+
+
+POSTGRES_ADMIN_URL = os.environ.get("CPQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this test run, dropped afterwards.
+
+    Locally a missing server skips the PostgreSQL tests; with CI=true it fails them.
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    try:
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}")
+    name = f"cpq_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """Each persistence test runs on the embedded SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cpq.db'}"
+    return request.getfixturevalue("postgres_url")
