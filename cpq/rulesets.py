@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import Flask, current_app
@@ -37,10 +38,9 @@ class LiveRuleset:
 
 def init_rulesets(app: Flask) -> None:
     live = LiveRuleset([app.config["RULES_DIR"], app.config["PRICEBOOKS_DIR"]])
-    try:
+    # The service still starts with broken files: /health reports it, the API answers 503 with the errors.
+    with contextlib.suppress(RulesetInvalid, FileNotFoundError):
         live.reload()
-    except (RulesetInvalid, FileNotFoundError):
-        pass  # the service still starts: /health reports it, the API answers 503 with the errors
     app.extensions[_KEY] = live
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import sympy
 import yaml
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from cpq.catalog import (
-    ATTRIBUTE_TYPES,
     Component,
     Constraint,
     Expression,
@@ -39,7 +38,15 @@ from cpq.pricing.books import (
     Tiers,
 )
 from cpq.ruleset import schemas, yamlpos
-from cpq.ruleset.expressions import ExpressionError, Scope, Type, check, did_you_mean, parse, to_sympy
+from cpq.ruleset.expressions import (
+    ExpressionError,
+    Scope,
+    Type,
+    check,
+    did_you_mean,
+    parse,
+    to_sympy,
+)
 from cpq.ruleset.model import ApprovalPolicy, RuleFile, Ruleset
 from cpq.ruleset.scopes import ContextScope, FormulaScope, ProductScope, sel
 
@@ -184,17 +191,15 @@ class _Loader:
             for err_path, message in problems:
                 if (err_path, message) not in reported:
                     reported.add((err_path, message))
-                    self.schema_error(shown, data, err_path, message, file_id)
+                    self.schema_error(shown, data, err_path, message, file_id, schema)
             # Drop the broken entries (an option, a rule, a price…) and judge the rest of the file,
             # so one typo does not hide every other error behind it.
-            cuts = {_prunable(err_path) for err_path, _ in problems}
+            cuts = {err_path if message == "Unknown field." else _prunable(err_path) for err_path, message in problems}
             if None in cuts or schema_cls is None:
                 return None
             for cut in sorted(cuts, key=lambda c: [str(type(x)) + str(x).zfill(9) for x in c], reverse=True):
                 self.prune(data, cut)
         else:  # pragma: no cover - a file with more than 50 layers of errors
-            return None
-        if duplicates:
             return None
         return _File(shown, key, data, kind)
 
@@ -212,19 +217,19 @@ class _Loader:
             del parent[last]
             self.broken.add(str(last))
 
-    def schema_error(self, shown: str, data, path: tuple, message: str, file_id: str) -> None:
+    def schema_error(self, shown: str, data, path: tuple, message: str, file_id: str, schema: Schema) -> None:
         if message == "Unknown field.":
             field = str(path[-1])
             self.error(shown, yamlpos.locate_key(data, path), _nearest_id(data, path, file_id), "unknown_field",
-                       f"unknown field '{field}'", did_you_mean(field, _ALL_FIELDS))
+                       f"unknown field '{field}'", did_you_mean(field, _fields_at(schema, path[:-1])))
             return
         if message == "Missing data for required field.":
             message = f"missing required field '{path[-1]}'"
-            pos = yamlpos.locate(data, path[:-1])
+            pos = yamlpos.locate_key(data, path[:-1]) if len(path) > 1 else (1, 1)
         else:
             message = message.rstrip(".")
             message = message[0].lower() + message[1:] if message[:1].isupper() and not message[1:2].isupper() else message
-            if path and path[-1] not in ("_schema",):
+            if path and path[-1] in _ALL_FIELDS:
                 message = f"{path[-1]}: {message}"
             pos = yamlpos.locate(data, tuple(p for p in path if p != "_schema"))
         self.error(shown, pos, _nearest_id(data, path, file_id), "invalid_field", message)
@@ -327,7 +332,8 @@ class _Loader:
             features = self.features(f, product_id, spec, options)
             components = self.components(f, product_id, spec, known_products)
             attrs = self.attributes(f, spec, declared, product_id)
-            scope = ProductScope(options, features, declared, attrs, [c.id for c in components])
+            # every alias written, even one whose product is unknown (already reported): no echo errors
+            scope = ProductScope(options, features, declared, attrs, list(spec.get("components") or {}))
             constraints = tuple(self.constraint(f, c, i, spec["constraints"], scope, features)
                                 for i, c in enumerate(spec.get("constraints") or []))
             rules = tuple(self.product_rule(f, r, i, spec["rules"], scope, features)
@@ -664,9 +670,12 @@ class _Loader:
         if "tax" in data:
             t = data["tax"]
             rates = {k: _percent(v) for k, v in t["rates"].items()}
-            for key, where in ([("default", t.get("default"))] + [(c, r) for c, r in (t.get("categories") or {}).items()]):
-                if where is not None and where not in rates:
-                    self.error(f.path, t.pos, book_id, "unknown_tax_rate", f"unknown tax rate '{where}'", did_you_mean(where, rates))
+            named = [("default", t, "default")] if "default" in t else []
+            named += [(c, t["categories"], c) for c in (t.get("categories") or {})]
+            for _label, holder, key in named:
+                if holder[key] not in rates:
+                    self.error(f.path, holder.value_pos[key], book_id, "unknown_tax_rate",
+                               f"unknown tax rate '{holder[key]}'", did_you_mean(holder[key], rates))
             tax = TaxPolicy(frozen_map(rates), t.get("default"), frozen_map(t.get("categories") or {}))
         rounding = data.get("rounding") or {}
         return Pricebook(
@@ -798,6 +807,28 @@ def _effective(spec) -> Effective:
     return Effective(date.fromisoformat(str(start)) if start else None, date.fromisoformat(str(end)) if end else None)
 
 
+def _fields_at(schema: Schema, path: tuple) -> list[str]:
+    """The field names the schema expects in the mapping at `path` (for "did you mean")."""
+    current: object = schema
+    for step in path:
+        if isinstance(current, Schema):
+            field = next((f for name, f in current.fields.items() if (f.data_key or name) == step), None)
+            if field is None:
+                return []
+            current = field
+        elif isinstance(current, fields.Dict):
+            current = current.value_field
+        elif isinstance(current, fields.List):
+            current = current.inner
+        else:
+            return []
+        if isinstance(current, fields.Nested):
+            current = current.schema
+    if isinstance(current, fields.Nested):
+        current = current.schema
+    return [f.data_key or name for name, f in current.fields.items()] if isinstance(current, Schema) else []
+
+
 PRUNABLE = frozenset({"options", "products", "features", "components", "constraints", "rules", "prices",
                       "adjustments", "floors", "policies"})
 
@@ -816,7 +847,7 @@ def _nearest_id(data, path: tuple, file_id: str) -> str:
     for step in path:
         if isinstance(current, dict) and isinstance(current.get("id"), str):
             best = current["id"]
-        if parent_key in ("products", "options", "features", "components", "prices") and isinstance(step, str):
+        if parent_key in ("products", "options", "prices") and isinstance(step, str):
             best = step
         try:
             current = current[step]

@@ -9,7 +9,14 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from cpq.catalog import ATTRIBUTE_TYPES, RULE_KINDS
-from cpq.pricing.books import CHARGES, ROUNDING_LEVELS, ROUNDING_MODES, STACKING, TIER_MODES, TIER_SCOPES
+from cpq.pricing.books import (
+    CHARGES,
+    ROUNDING_LEVELS,
+    ROUNDING_MODES,
+    STACKING,
+    TIER_MODES,
+    TIER_SCOPES,
+)
 from cpq.pricing.currency import MINOR_UNITS
 
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$")
@@ -138,7 +145,7 @@ class TableSchema(StrictSchema):
     @validates_schema
     def one_of(self, data, **kw):
         if ("allowed" in data) == ("forbidden" in data):
-            raise ValidationError("a table lists either 'allowed' or 'forbidden' rows", "allowed")
+            raise ValidationError("a table lists either 'allowed' or 'forbidden' rows")
 
 
 class CardinalitySchema(StrictSchema):
@@ -150,9 +157,9 @@ class CardinalitySchema(StrictSchema):
     @validates_schema
     def target(self, data, **kw):
         if ("options" in data) == ("feature" in data):
-            raise ValidationError("cardinality counts either 'options' or one 'feature'", "options")
+            raise ValidationError("cardinality counts either 'options' or one 'feature'")
         if "min" not in data and "max" not in data:
-            raise ValidationError("cardinality needs 'min', 'max' or both", "min")
+            raise ValidationError("cardinality needs 'min', 'max' or both")
 
 
 CONSTRAINT_FORMS = ("requires", "excludes", "table", "check", "cardinality", "then")
@@ -174,11 +181,9 @@ class ConstraintSchema(StrictSchema):
         forms = [f for f in CONSTRAINT_FORMS if f in data]
         if len(forms) != 1:
             found = ", ".join(forms) or "none"
-            raise ValidationError(
-                f"a constraint has exactly one of {', '.join(CONSTRAINT_FORMS)} (found: {found})", "id"
-            )
+            raise ValidationError(f"a constraint has exactly one of {', '.join(CONSTRAINT_FORMS)} (found: {found})")
         if "then" in data and "when" not in data:
-            raise ValidationError("'then' needs a 'when'", "then")
+            raise ValidationError("'then' needs a 'when'")
 
 
 class RuleSchema(StrictSchema):
@@ -197,11 +202,11 @@ class RuleSchema(StrictSchema):
         needs = {"validation": ("check",), "alert": ("when",), "filter": ("when", "hide"), "selection": ("when",)}
         for key in needs.get(kind, ()):
             if key not in data:
-                raise ValidationError(f"a {kind} rule needs '{key}'", key)
+                raise ValidationError(f"a {kind} rule needs '{key}'")
         if kind == "selection" and not (data.get("add") or data.get("set_default")):
-            raise ValidationError("a selection rule needs 'add' or 'set_default'", "add")
+            raise ValidationError("a selection rule needs 'add' or 'set_default'")
         if kind in ("validation", "alert") and "message" not in data:
-            raise ValidationError(f"a {kind} rule needs a 'message' for the buyer", "message")
+            raise ValidationError(f"a {kind} rule needs a 'message' for the buyer")
 
 
 class ProductSchema(StrictSchema):
@@ -242,7 +247,7 @@ class BandSchema(StrictSchema):
     @validates_schema
     def priced(self, data, **kw):
         if "unit" not in data and "flat" not in data:
-            raise ValidationError("a band needs a 'unit' price, a 'flat' fee or both", "unit")
+            raise ValidationError("a band needs a 'unit' price, a 'flat' fee or both")
 
 
 class OverageSchema(StrictSchema):
@@ -266,15 +271,15 @@ class PriceSchema(StrictSchema):
     def one_kind(self, data, **kw):
         kinds = [k for k in ("unit", "tiers", "formula") if k in data]
         if len(kinds) != 1:
-            raise ValidationError("a price has exactly one of 'unit', 'tiers' or 'formula'", "unit")
+            raise ValidationError("a price has exactly one of 'unit', 'tiers' or 'formula'")
         if "tiers" in data and not data.get("bands"):
-            raise ValidationError("tiers need 'bands'", "bands")
+            raise ValidationError("tiers need 'bands'")
         if "tiers" not in data and ("bands" in data or "overage" in data):
-            raise ValidationError("'bands' and 'overage' belong to tiered prices", "bands")
+            raise ValidationError("'bands' and 'overage' belong to tiered prices")
         if "overage" in data and data.get("tiers") != "block":
-            raise ValidationError("'overage' applies to block tiers only", "overage")
+            raise ValidationError("'overage' applies to block tiers only")
         if data.get("charge") in ("monthly", "annual") and "term_months" not in data:
-            raise ValidationError("recurring prices need 'term_months'", "term_months")
+            raise ValidationError("recurring prices need 'term_months'")
 
 
 class PriceField(fields.Field):
@@ -322,7 +327,7 @@ class AdjustmentSchema(StrictSchema):
     def one_effect(self, data, **kw):
         effects = [k for k in ("discount", "markup", "amount_off", "price") if k in data]
         if len(effects) != 1:
-            raise ValidationError("an adjustment has exactly one of discount, markup, amount_off, price", "id")
+            raise ValidationError("an adjustment has exactly one of discount, markup, amount_off, price")
 
 
 class FloorSchema(StrictSchema):
@@ -335,7 +340,7 @@ class FloorSchema(StrictSchema):
     @validates_schema
     def one_limit(self, data, **kw):
         if ("min_price" in data) == ("max_discount" in data):
-            raise ValidationError("a floor has exactly one of min_price or max_discount", "id")
+            raise ValidationError("a floor has exactly one of min_price or max_discount")
 
 
 class TaxSchema(StrictSchema):
@@ -362,7 +367,7 @@ class PricebookFileSchema(FileHeader):
     @validates_schema
     def currency_or_parent(self, data, **kw):
         if "currency" not in data and "extends" not in data:
-            raise ValidationError("a pricebook names its 'currency' (or 'extends' one that does)", "currency")
+            raise ValidationError("a pricebook names its 'currency' (or 'extends' one that does)")
 
 
 class ApprovalPolicySchema(StrictSchema):

@@ -13,7 +13,15 @@ from decimal import Decimal
 import sympy
 
 from cpq.catalog import AttributeValue, Feature, Option
-from cpq.ruleset.expressions import Binding, Name, NameProblem, Scope, Type, did_you_mean, text_symbol
+from cpq.ruleset.expressions import (
+    Binding,
+    Name,
+    NameProblem,
+    Scope,
+    Type,
+    did_you_mean,
+    text_symbol,
+)
 
 # Context vocabulary every expression may use (documented in docs/rule-files.md).
 CONTEXT_FIELDS: Mapping[str, Mapping[str, Type]] = {

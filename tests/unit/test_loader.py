@@ -230,3 +230,77 @@ def test_nothing_is_half_loaded(write_files):
     with pytest.raises(RulesetInvalid) as info:
         load_ruleset([base])
     assert not hasattr(info.value, "ruleset")
+
+
+ADD_CONSTRAINT = "      - id: web-no-big"
+
+
+def with_constraint(text: str) -> str:
+    return PRODUCT.replace(ADD_CONSTRAINT, text + "\n" + ADD_CONSTRAINT)
+
+
+EURO_CHILD = "format: 1\nkind: pricebook\nid: eur\ncurrency: EUR\nextends: list-usd\n"
+DATED = 'SRV:\n    - {unit: "1000.00", effective: {from: 2026-01-01, to: 2026-06-30}}\n    - {unit: "1100.00", effective: {from: 2026-06-01}}'
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param({"pricebooks/b.yaml": EURO_CHILD},
+                     "pricebooks/b.yaml:4:11: eur: currency EUR differs from USD of 'list-usd' it extends", id="currency_mismatch"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace("USD", "USX")},
+                     "pricebooks/a.yaml:4:11: list-usd: currency: unknown ISO 4217 currency 'USX'", id="unknown_currency"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace('SRV: "1000.00"', DATED)},
+                     "pricebooks/a.yaml:8:7: list-usd: prices for 'SRV' overlap in time (with line 7)", id="overlapping_dates"),
+        pytest.param({"pricebooks/a.yaml": BOOK + "tax: {rates: {std: 8%}, default: standrd}\n"},
+                     "pricebooks/a.yaml:16:34: list-usd: unknown tax rate 'standrd' (did you mean 'std'?)", id="unknown_tax_rate"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace("currency: USD", "currency: USD\nextends: lst-usd")},
+                     "pricebooks/a.yaml:5:10: list-usd: extends unknown pricebook 'lst-usd' (did you mean 'list-usd'?)", id="unknown_pricebook"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace('"100.00"', '"1OO.00"')},
+                     "pricebooks/a.yaml:7:10: CPU-A: '1OO.00' is not an amount", id="bad_amount"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace("tiers: graduated", "tiers: block").replace('{from: 6, unit: "6.50"}', '{from: 6, to: 10, flat: "60.00"}')},
+                     "pricebooks/a.yaml:11:7: list-usd: block tiers for 'CPU-B' end at 10: add an open last band or an 'overage' rate", id="block_without_overage"),
+        pytest.param({"rules/a.yaml": with_constraint("      - id: tbl\n        table: {columns: [cpu, pwr], allowed: [[CPU-A, PSU-S]]}")},
+                     "rules/a.yaml:26:32: tbl: table column 'pwr' is not a feature", id="table_unknown_column"),
+        pytest.param({"rules/a.yaml": with_constraint("      - id: tbl\n        table: {columns: [cpu, psu], forbidden: [[CPU-A]]}")},
+                     "rules/a.yaml:26:50: tbl: table row has 1 cells for 2 columns", id="table_short_row"),
+        pytest.param({"rules/a.yaml": with_constraint("      - id: tbl\n        table: {columns: [cpu, psu], allowed: [[CPU-A, PSU-X]]}")},
+                     "rules/a.yaml:26:56: tbl: 'PSU-X' is not an option of feature 'psu' (did you mean 'PSU-S'?)", id="table_unknown_cell"),
+        pytest.param({"rules/a.yaml": with_constraint("      - id: crd\n        cardinality: {feature: cpux, min: 1}")},
+                     "rules/a.yaml:26:32: crd: unknown feature 'cpux' (did you mean 'cpu'?)", id="unknown_feature"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("        requires: {if: CPU-B, then: [PSU-L]}", "        requires: {if: CPU-B, then: [PSU-L]}\n        excludes: [CPU-A, CPU-B]")},
+                     "rules/a.yaml:20:9: big-cpu-big-psu: a constraint has exactly one of requires, excludes, table, check, cardinality, then (found: requires, excludes)", id="two_forms"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("    name: Server\n", "")},
+                     "rules/a.yaml:13:3: SRV: missing required field 'name'", id="missing_field"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("default: CPU-A", "default: CPU-C")},
+                     "rules/a.yaml:16:81: SRV: default 'CPU-C' is not an option of feature 'cpu' (did you mean 'CPU-B'?)", id="bad_default"),
+        pytest.param({"rules/a.yaml": PRODUCT + "    rules:\n      - {id: s1, kind: selection, when: CPU-B, set_default: {psu: CPU-A}}\n"},
+                     "rules/a.yaml:29:67: s1: 'CPU-A' is not an option of feature 'psu' (did you mean 'PSU-S'?)", id="selection_default"),
+        pytest.param({"rules/a.yaml": PRODUCT + "    rules:\n      - {id: f1, kind: filter, when: \"context.country == 'DE'\"}\n"},
+                     "rules/a.yaml:29:9: f1: a filter rule needs 'hide'", id="filter_without_hide"),
+        pytest.param({"rules/a.yaml": PRODUCT + "    components: {me: {product: SRV}}\n"},
+                     "rules/a.yaml:13:3: SRV: bundle contains itself: SRV -> SRV", id="bundle_cycle"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("    name: Server\n", "    name: Server\n    name: Other\n")},
+                     "rules/a.yaml:15:5: servers: duplicate key 'name' (first at line 14)", id="duplicate_key"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("quantity: {min: 1, max: 4}", "quantity: {min: 5, max: 4}")},
+                     "rules/a.yaml:9:76: SSD-1: quantity min 5 exceeds max 4", id="quantity_range"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("family: servers", "family: servers\ncolour: blue")},
+                     "rules/a.yaml:4:1: servers: unknown field 'colour'", id="unknown_top_field"),
+    ],
+)
+def test_each_kind_of_mistake_has_an_exact_message(write_files, files, expected):
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/a.yaml": BOOK, **files}) == [expected]
+
+
+def test_unknown_field_suggestions_come_from_the_fields_expected_there(write_files):
+    bad = PRODUCT.replace("{label: Processor, min: 1,", "{label: Processor, mni: 1,")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:16:31: SRV: unknown field 'mni' (did you mean 'min'?)",
+    ]
+
+
+def test_a_folder_without_rule_files_is_an_error(write_files):
+    base = write_files({"notes.txt": "nothing here"})
+    with pytest.raises(RulesetInvalid) as info:
+        load_ruleset([base])
+    assert [str(e) for e in info.value.errors] == [f"{base}:1:1: -: no rule files (*.yaml) found"]
