@@ -145,7 +145,7 @@ def _fold(combine, items):
 
 
 def _plain(value):
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, sympy.logic.boolalg.BooleanAtom):
         return bool(value)
