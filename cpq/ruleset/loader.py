@@ -529,7 +529,7 @@ class _Loader:
                            f"table row has {len(row)} cells for {len(cols)} columns")
                 continue
             for c, cell in enumerate(row):
-                if ok and cell != "*" and cell not in by_id[cols[c]].options:
+                if cols[c] in by_id and cell != "*" and cell not in by_id[cols[c]].options:
                     ok = False
                     self.error(f.path, row.item_pos[c], cid, "unknown_option",
                                f"'{cell}' is not an option of feature '{cols[c]}'", did_you_mean(cell, by_id[cols[c]].options))
@@ -608,7 +608,9 @@ class _Loader:
 
         sellable = {**{k: v.attributes for k, v in options.items()}, **{k: v.attributes for k, v in products.items()}}
         categories = {o.category for o in options.values()} | {p.category for p in products.values()}
-        families = {o.family for o in options.values()}
+        families = {o.family for o in options.values()} | {p.family for p in products.values()}
+        catalog = {**{k: (o.category, o.family) for k, o in options.items()},
+                   **{k: (p.category, p.family) for k, p in products.items()}}
         bundle_attrs = {a for types in (o.attributes for o in options.values()) for a, v in types.items()
                         if isinstance(v, int | Decimal) and not isinstance(v, bool)}
         books = {}
@@ -618,10 +620,28 @@ class _Loader:
             if parent in specs and "currency" in data and currency_of(parent) not in (None, data["currency"]):
                 self.error(f.path, data.value_pos["currency"], book_id, "currency_mismatch",
                            f"currency {data['currency']} differs from {currency_of(parent)} of '{parent}' it extends")
-            books[book_id] = self.pricebook(f, data, currency, sellable, categories, families, bundle_attrs)
+            books[book_id] = self.pricebook(f, data, currency, sellable, categories, families, bundle_attrs, catalog)
+        self.check_inherited_stacking(books, cyclic, catalog)
         return books
 
-    def pricebook(self, f: _File, data, currency, sellable, categories, families, bundle_attrs) -> Pricebook:
+    def check_inherited_stacking(self, books: dict[str, Pricebook], cyclic: set[str], catalog) -> None:
+        """A book's adjustments also meet those of the books it extends: same rule as within a book."""
+        for book in books.values():
+            ancestors, cur = [], book.extends
+            while cur in books and cur not in cyclic and cur not in (a.id for a in ancestors):
+                ancestors.append(books[cur])
+                cur = books[cur].extends
+            for own in book.adjustments:
+                for parent in ancestors:
+                    for inherited in parent.adjustments:
+                        if (own.priority == inherited.priority and (own.stack is None or inherited.stack is None)
+                                and _may_meet(own.applies_to, inherited.applies_to, catalog)):
+                            self.error(own.source.path, (own.source.line, own.source.col), own.id, "ambiguous_stacking",
+                                       f"'{own.id}' and '{inherited.id}' (inherited from '{parent.id}') can apply to "
+                                       f"the same line at priority {own.priority}; give them different priorities "
+                                       "or a 'stack' policy")
+
+    def pricebook(self, f: _File, data, currency, sellable, categories, families, bundle_attrs, catalog) -> Pricebook:
         book_id = data["id"]
         prices: dict[str, tuple[PriceEntry, ...]] = {}
         mapping = data.get("prices") or {}
@@ -654,7 +674,7 @@ class _Loader:
                 priority=spec.get("priority", 0), stack=spec.get("stack"), label=spec.get("label", spec["id"]),
                 effective=_effective(spec.get("effective")), source=Source(f.path, *pos),
             ))
-        self.check_stacking(f, adjustments)
+        self.check_stacking(f, adjustments, catalog)
         floors = []
         for i, spec in enumerate(data.get("floors") or []):
             pos = data["floors"].item_pos[i]
@@ -746,24 +766,32 @@ class _Loader:
 
     def applies_to(self, f, spec, rule_id, sellable, categories, families) -> AppliesTo:
         a = spec.get("applies_to") or {}
-        for key, known in (("products", sellable), ("categories", categories), ("families", families)):
+        for key, what, known in (("products", "product", sellable), ("categories", "category", categories),
+                                 ("families", "family", families)):
             values = a.get(key) or []
             for i, v in enumerate(values):
                 if v not in known:
-                    self.error(f.path, values.item_pos[i], rule_id, f"unknown_{key[:-1] if key != 'categories' else 'category'}",
-                               f"applies_to names unknown {key[:-1] if key != 'categories' else 'category'} '{v}'",
-                               did_you_mean(v, known))
+                    self.error(f.path, values.item_pos[i], rule_id, f"unknown_{what}",
+                               f"applies_to names unknown {what} '{v}'", did_you_mean(v, known))
         return AppliesTo(tuple(a.get("products") or ()), tuple(a.get("categories") or ()),
                          tuple(a.get("families") or ()), tuple(a.get("accounts") or ()))
 
-    def check_stacking(self, f: _File, adjustments: list[Adjustment]) -> None:
+    def check_stacking(self, f: _File, adjustments: list[Adjustment], catalog: dict[str, tuple[str, str]]) -> None:
         """Two rules that may meet on one line at one priority need an explicit stacking policy."""
-        for i, a in enumerate(adjustments):
-            for b in adjustments[i + 1:]:
-                if a.priority == b.priority and (a.stack is None or b.stack is None) and _may_meet(a.applies_to, b.applies_to):
-                    self.error(f.path, (b.source.line, b.source.col), b.id, "ambiguous_stacking",
-                               f"'{a.id}' and '{b.id}' can apply to the same line at priority {a.priority}; "
-                               "give them different priorities or a 'stack' policy")
+        by_priority: dict[int, list[Adjustment]] = {}
+        for adjustment in adjustments:
+            by_priority.setdefault(adjustment.priority, []).append(adjustment)
+        for group in by_priority.values():
+            position = {id(a): i for i, a in enumerate(group)}
+            for u in (a for a in group if a.stack is None):
+                for b in group:
+                    if b is u or (b.stack is None and position[id(b)] < position[id(u)]):
+                        continue  # itself, or a pair of unstacked rules already judged
+                    a, b = (u, b) if position[id(u)] < position[id(b)] else (b, u)
+                    if _may_meet(a.applies_to, b.applies_to, catalog):
+                        self.error(f.path, (b.source.line, b.source.col), b.id, "ambiguous_stacking",
+                                   f"'{a.id}' and '{b.id}' can apply to the same line at priority {a.priority}; "
+                                   "give them different priorities or a 'stack' policy")
 
     # ------------------------------------------------------------------ approvals
     def build_approvals(self, files: list[_File]):
@@ -781,12 +809,18 @@ class _Loader:
         return policies, limits
 
 
-def _may_meet(a: AppliesTo, b: AppliesTo) -> bool:
-    """Whether two rule targets could select the same line (empty list = any)."""
-    for x, y in ((a.products, b.products), (a.accounts, b.accounts)):
-        if x and y and not set(x) & set(y):
-            return False
-    return not (a.categories and b.categories and not set(a.categories) & set(b.categories) and not (a.products or b.products))
+def _targets(applies: AppliesTo, sku: str, category: str, family: str) -> bool:
+    """Whether a rule's applies_to selects a line of this SKU (an empty list selects every line)."""
+    return ((not applies.products or sku in applies.products)
+            and (not applies.categories or category in applies.categories)
+            and (not applies.families or family in applies.families))
+
+
+def _may_meet(a: AppliesTo, b: AppliesTo, catalog: dict[str, tuple[str, str]]) -> bool:
+    """Whether some line of the catalog is selected by both rules (and their accounts can coincide)."""
+    if a.accounts and b.accounts and not set(a.accounts) & set(b.accounts):
+        return False
+    return any(_targets(a, sku, cat, fam) and _targets(b, sku, cat, fam) for sku, (cat, fam) in catalog.items())
 
 
 def _amount(value) -> Decimal:

@@ -304,3 +304,41 @@ def test_a_folder_without_rule_files_is_an_error(write_files):
     with pytest.raises(RulesetInvalid) as info:
         load_ruleset([base])
     assert [str(e) for e in info.value.errors] == [f"{base}:1:1: -: no rule files (*.yaml) found"]
+
+
+def test_same_priority_rules_for_different_families_do_not_clash(write_files):
+    other = PRODUCT.replace("family: servers", "family: storage").replace("  SRV:\n", "  STO:\n")
+    for old in ("CPU-A", "CPU-B", "SSD-1", "PSU-S", "PSU-L", "big-cpu-big-psu", "id: power", "web-no-big"):
+        other = other.replace(old, old.replace("-", "X-") if old.startswith(("CPU", "SSD", "PSU")) else old + "-2")
+    other = other.replace("id: power", "id: power-x")
+    book = BOOK + ("adjustments:\n"
+                   "  - {id: m-servers, applies_to: {families: [servers]}, discount: 18%, priority: 10}\n"
+                   "  - {id: m-storage, applies_to: {families: [storage]}, discount: 15%, priority: 10}\n")
+    base = write_files({"rules/a.yaml": PRODUCT, "rules/b.yaml": other, "pricebooks/b.yaml": book})
+    ruleset = load_ruleset([base])
+    assert [a.id for a in ruleset.pricebooks["list-usd"].adjustments] == ["m-servers", "m-storage"]
+
+
+def test_an_unstacked_rule_clashes_with_an_inherited_rule_at_the_same_priority(write_files):
+    parent = BOOK + "adjustments:\n  - {id: volume, discount: 5%, priority: 10, stack: compound}\n"
+    child = ("format: 1\nkind: pricebook\nid: partner\nextends: list-usd\n"
+             "adjustments:\n  - {id: margin, discount: 20%, priority: 10}\n")
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/a.yaml": parent, "pricebooks/b.yaml": child}) == [
+        "pricebooks/b.yaml:6:5: margin: 'margin' and 'volume' (inherited from 'list-usd') can apply to the same "
+        "line at priority 10; give them different priorities or a 'stack' policy",
+    ]
+
+
+def test_every_bad_cell_of_a_table_is_reported(write_files):
+    bad = with_constraint("      - id: tbl\n        table: {columns: [cpu, psu], allowed: [[CPU-X, PSU-X]]}")
+    assert errors(write_files, {"rules/a.yaml": bad}) == [
+        "rules/a.yaml:26:49: tbl: 'CPU-X' is not an option of feature 'cpu' (did you mean 'CPU-B'?)",
+        "rules/a.yaml:26:56: tbl: 'PSU-X' is not an option of feature 'psu' (did you mean 'PSU-S'?)",
+    ]
+
+
+def test_unknown_family_in_applies_to_is_named_correctly(write_files):
+    book = BOOK + "adjustments:\n  - {id: promo, applies_to: {families: [servrs]}, discount: 5%}\n"
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/b.yaml": book}) == [
+        "pricebooks/b.yaml:17:41: promo: applies_to names unknown family 'servrs' (did you mean 'servers'?)",
+    ]
