@@ -30,6 +30,8 @@ CONTEXT_FIELDS: Mapping[str, Mapping[str, Type]] = {
     "account": {"id": Type.STRING, "segment": Type.STRING, "country": Type.STRING,
                 "partner": Type.STRING, "parent": Type.STRING},
 }
+# Percentage fields hold fractions (12.5 % is 0.125) so that `quote.discount_percent > 10%` reads
+# as written: the `%` literal is a fraction too.
 QUOTE_FIELDS: Mapping[str, Type] = {
     "total": Type.NUMBER, "list_total": Type.NUMBER, "discount_percent": Type.NUMBER,
     "margin_percent": Type.NUMBER, "line_count": Type.NUMBER, "term_months": Type.NUMBER,
