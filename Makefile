@@ -57,6 +57,7 @@ install-test: system-deps $(VENV)/.installed-test
 
 db: install
 	$(BIN)/cpq db upgrade
+	$(BIN)/cpq db seed
 
 run: install db
 	$(BIN)/cpq lint

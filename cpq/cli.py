@@ -78,5 +78,10 @@ def upgrade() -> None:
     click.echo(f"ruleset {ruleset.summary_line()}")
 
 
+from cpq.cli_people import register as _register_people  # noqa: E402 - after the groups it extends
+
+_register_people(main, db)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

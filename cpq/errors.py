@@ -80,3 +80,21 @@ class RulesetInvalid(CPQError):
         self.errors = sorted(errors)
         lines = "\n".join(str(e) for e in self.errors)
         super().__init__(f"{len(self.errors)} error(s) in the rule files:\n{lines}")
+
+
+class Conflict(CPQError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class Unauthorized(CPQError):
+    code = "unauthorized"
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(CPQError):
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"

@@ -94,3 +94,29 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'cpq.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def seeded(database_url):
+    """An app on a migrated database with the sample partner, accounts and users; keys by email."""
+    from cpq import store
+    from cpq.cli_people import seed
+
+    store.upgrade(database_url)
+    engine = store.make_engine(database_url)
+    with engine.begin() as conn:
+        keys = dict(seed(conn))
+    engine.dispose()
+    app = create_app({"TESTING": True, "RULES_DIR": SAMPLE_PATHS[0], "PRICEBOOKS_DIR": SAMPLE_PATHS[1],
+                      "DATABASE_URL": database_url})
+    yield app, keys
+    app.extensions["cpq.engine"].dispose()
+    if database_url.startswith("postgresql"):
+        reset = store.make_engine(database_url)
+        with reset.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        reset.dispose()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}

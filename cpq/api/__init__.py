@@ -37,15 +37,21 @@ class CPQApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from cpq.api import catalog, health
+    from cpq.api import accounts, catalog, health
 
     api = CPQApi(app, spec_kwargs={"info": {"description": "Configure, price and quote from rule files."}})
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An API key from `cpq keys create`."})
     api.register_blueprint(health.blp)
     api.register_blueprint(catalog.blp)
+    api.register_blueprint(accounts.blp)
 
     @app.errorhandler(CPQError)
     def handle_cpq_error(error: CPQError):
-        return problem(error.status, error.code, error.title, error.detail, **error.extra)
+        response = problem(error.status, error.code, error.title, error.detail, **error.extra)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="cpq"'
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["cpq.catalog", "cpq.errors", "cpq.ruleset.loader", "cpq.ruleset.model", "cpq.pricing.books"]
+CORE = ["cpq.catalog", "cpq.accounts", "cpq.errors", "cpq.ruleset.loader", "cpq.ruleset.model", "cpq.pricing.books"]
 CORE_DIRS = ["cpq/ruleset", "cpq/pricing", "cpq/configurator"]
 FORBIDDEN = ("flask", "sqlalchemy", "weasyprint", "alembic", "werkzeug")
 
