@@ -1,0 +1,1 @@
+"""Quotes: the quote aggregate, its lifecycle state machine and approvals (pure core)."""
