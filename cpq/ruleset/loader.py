@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,9 +93,30 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+_CACHE: OrderedDict[tuple, Ruleset] = OrderedDict()
+_CACHE_SIZE = 8
+_cache_lock = threading.Lock()
+
+
 def load_ruleset(paths: Sequence[str | os.PathLike]) -> Ruleset:
-    """Load and validate every file under `paths`; raise RulesetInvalid listing all errors."""
-    return _Loader().load(paths)
+    """Load and validate every file under `paths`; raise RulesetInvalid listing all errors.
+
+    Files whose bytes (and places) are unchanged since an earlier load give back that same immutable
+    Ruleset: checking is reading and hashing the files, not compiling them again.
+    """
+    found = discover(paths)
+    raws = [(path, key, path.read_bytes()) for path, key in found]
+    cache_key = tuple((str(path), hashlib.sha256(raw).hexdigest()) for path, _, raw in raws)
+    with _cache_lock:
+        if cache_key in _CACHE:
+            _CACHE.move_to_end(cache_key)
+            return _CACHE[cache_key]
+    ruleset = _Loader().load(paths, raws)
+    with _cache_lock:
+        _CACHE[cache_key] = ruleset
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ruleset
 
 
 class _Loader:
@@ -118,12 +141,11 @@ class _Loader:
             self.rule_ids[rule_id] = Source(f.path, *pos)
 
     # ------------------------------------------------------------------ reading
-    def load(self, paths: Sequence[str | os.PathLike]) -> Ruleset:
+    def load(self, paths: Sequence[str | os.PathLike], raws: list[tuple[Path, str, bytes]]) -> Ruleset:
         digest = hashlib.sha256()
         files: list[_File] = []
         infos: list[RuleFile] = []
-        for path, key in discover(paths):
-            raw = path.read_bytes()
+        for path, key, raw in raws:
             digest.update(key.encode() + b"\0" + hashlib.sha256(raw).digest())
             f = self.read(path, key, raw)
             if f is not None:

@@ -12,10 +12,21 @@ from cpq.store.tables import metadata  # noqa: F401  (re-exported for migrations
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, **options) -> sa.Engine:
+    """An engine for `url`; SQLite files get their folder, a busy timeout and foreign keys on."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(url, future=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **options)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, **options)
 
 
 def init_store(app: Flask) -> None:

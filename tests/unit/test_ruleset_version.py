@@ -41,3 +41,28 @@ def test_the_ruleset_cannot_be_changed_by_a_caller():
     else:  # pragma: no cover
         raise AssertionError("Ruleset.products accepted a write")
     assert "X" not in ruleset.products
+
+
+def test_unchanged_files_give_back_the_same_compiled_ruleset(tmp_path):
+    paths = copy_samples(tmp_path, "cached")
+    first = load_ruleset(paths)
+    assert load_ruleset(paths) is first
+    book = tmp_path / "cached" / "pricebooks" / "list-usd.yaml"
+    book.write_text(book.read_text() + "\n# edited\n")
+    second = load_ruleset(paths)
+    assert second is not first and second.version != first.version
+
+
+def test_a_fixed_file_loads_after_a_failed_load(tmp_path):
+    import pytest
+
+    from cpq.errors import RulesetInvalid
+
+    paths = copy_samples(tmp_path, "fixing")
+    book = tmp_path / "fixing" / "pricebooks" / "list-usd.yaml"
+    good = book.read_text()
+    book.write_text(good.replace("currency: USD", "currency: USX", 1))
+    with pytest.raises(RulesetInvalid):
+        load_ruleset(paths)
+    book.write_text(good)
+    assert load_ruleset(paths).version == load_ruleset(SAMPLE_PATHS).version
