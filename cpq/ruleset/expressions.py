@@ -5,8 +5,8 @@ Text is parsed by a LALR grammar (lark) into a small AST; nothing here ever hand
 checked AST is turned into sympy objects by `to_sympy`.
 
 Names may contain hyphens so that SKU codes read as written (`CPU-64C`); subtraction is
-therefore written with spaces (`a - b`), as in CSS `calc()`. Any other identifier can be
-written in backticks (`` `100G-QSFP` ``).
+therefore written with spaces (`a - b`), as in CSS `calc()`. An id that is also a keyword of the
+language (an option called `in`, say) can be written in backticks: `` `in`.qty ``.
 """
 
 from __future__ import annotations

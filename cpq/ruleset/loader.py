@@ -245,6 +245,10 @@ class _Loader:
             self.error(shown, yamlpos.locate_key(data, path), _nearest_id(data, path, file_id), "unknown_field",
                        f"unknown field '{field}'", did_you_mean(field, _fields_at(schema, path[:-1])))
             return
+        if message.startswith("key: "):
+            self.error(shown, yamlpos.locate_key(data, path), _nearest_id(data, path[:-1], file_id), "invalid_field",
+                       f"'{path[-1]}' is not a valid id: {message.removeprefix('key: ')}")
+            return
         if message == "Missing data for required field.":
             message = f"missing required field '{path[-1]}'"
             pos = yamlpos.locate_key(data, path[:-1]) if len(path) > 1 else (1, 1)
@@ -518,6 +522,9 @@ class _Loader:
             parts = ([count >= lo] if lo is not None else []) + ([count <= hi] if hi is not None else [])
             fields = dict(kind="cardinality", options=tuple(opts), min=lo, max=hi)
             formula = sympy.And(*parts)
+            bound = (f"between {lo} and {hi}" if lo is not None and hi is not None
+                     else f"at least {lo}" if lo is not None else f"at most {hi}")
+            message = message or f"Choose {bound} of {', '.join(opts)}."
         else:
             key = "check" if "check" in spec else "then"
             expr = self.expression(f, spec, key, scope, cid, Type.BOOL)
@@ -712,6 +719,11 @@ class _Loader:
         if "tax" in data:
             t = data["tax"]
             rates = {k: _percent(v) for k, v in t["rates"].items()}
+            for category in t.get("categories") or {}:
+                if category not in categories:
+                    self.error(f.path, t["categories"].key_pos[category], book_id, "unknown_category",
+                               f"tax category '{category}' is not a category of any product or option",
+                               did_you_mean(category, categories))
             named = [("default", t, "default")] if "default" in t else []
             named += [(c, t["categories"], c) for c in (t.get("categories") or {})]
             for _label, holder, key in named:
@@ -768,10 +780,15 @@ class _Loader:
             expect = (last + 1) if last is not None else None
             bands.append(Band(first, last, _amount(b["unit"]) if "unit" in b else None,
                               _amount(b["flat"]) if "flat" in b else None, Source(f.path, *pos)))
-        if bands and bands[0].first not in (0, 1):
+        if bands and bands[0].first != 1:
             ok = False
             self.error(f.path, bands_spec.item_pos[0], book_id, "bad_tiers", f"tier table for '{sku}' must start at 1, not {bands[0].first}")
         mode = spec["tiers"]
+        if mode != "block" and bands and bands[-1].last is not None:
+            ok = False
+            self.error(f.path, bands_spec.item_pos[len(bands) - 1], book_id, "bad_tiers",
+                       f"{mode} tiers for '{sku}' end at {bands[-1].last}: leave 'to' off the last band "
+                       "so that every quantity has a price")
         if mode == "block" and bands and bands[-1].last is not None and "overage" not in spec:
             ok = False
             self.error(f.path, bands_spec.pos, book_id, "bad_tiers",
@@ -804,6 +821,16 @@ class _Loader:
         for adjustment in adjustments:
             by_priority.setdefault(adjustment.priority, []).append(adjustment)
         for group in by_priority.values():
+            policies: dict[str, Adjustment] = {}
+            for a in group:
+                if a.stack is not None:
+                    policies.setdefault(a.stack, a)
+            if len(policies) > 1:
+                first, *others = policies.values()
+                for other in others:
+                    self.error(f.path, (other.source.line, other.source.col), other.id, "ambiguous_stacking",
+                               f"'{other.id}' stacks '{other.stack}' but '{first.id}' at the same priority "
+                               f"{other.priority} stacks '{first.stack}'; one priority has one stacking policy")
             position = {id(a): i for i, a in enumerate(group)}
             for u in (a for a in group if a.stack is None):
                 for b in group:
@@ -819,9 +846,17 @@ class _Loader:
     def build_approvals(self, files: list[_File]):
         policies, limits = [], {}
         scope = ContextScope(quote=True, subtotal=True)
+        limit_source: dict[str, Source] = {}
         for f in files:
-            for role, pct in (f.data.get("discount_limits") or {}).items():
+            self.claim_id(f, f.data["id"], f.data.value_pos["id"], "approvals file")
+            mapping = f.data.get("discount_limits") or {}
+            for role, pct in mapping.items():
+                if role in limits:
+                    self.error(f.path, mapping.key_pos[role], f.data["id"], "duplicate_id",
+                               f"discount limit for '{role}' is already set at {limit_source[role]}")
+                    continue
                 limits[role] = _percent(pct)
+                limit_source[role] = Source(f.path, *mapping.key_pos[role])
             for i, spec in enumerate(f.data["policies"]):
                 pos = f.data["policies"].item_pos[i]
                 self.claim_id(f, spec["id"], pos, "approval policy")

@@ -199,14 +199,20 @@ class RuleSchema(StrictSchema):
     @validates_schema
     def fits_kind(self, data, **kw):
         kind = data.get("kind")
+        article = "an" if kind == "alert" else "a"
         needs = {"validation": ("check",), "alert": ("when",), "filter": ("when", "hide"), "selection": ("when",)}
         for key in needs.get(kind, ()):
             if key not in data:
-                raise ValidationError(f"a {kind} rule needs '{key}'")
+                raise ValidationError(f"{article} {kind} rule needs '{key}'")
         if kind == "selection" and not (data.get("add") or data.get("set_default")):
             raise ValidationError("a selection rule needs 'add' or 'set_default'")
         if kind in ("validation", "alert") and "message" not in data:
-            raise ValidationError(f"a {kind} rule needs a 'message' for the buyer")
+            raise ValidationError(f"{article} {kind} rule needs a 'message' for the buyer")
+        uses = {"validation": {"when", "check"}, "alert": {"when"}, "filter": {"when", "hide"},
+                "selection": {"when", "add", "set_default"}}
+        stray = sorted({"when", "check", "add", "set_default", "hide"} & set(data) - uses.get(kind, set()))
+        if stray:
+            raise ValidationError(f"{article} {kind} rule does not use {', '.join(repr(k) for k in stray)}")
 
 
 class ProductSchema(StrictSchema):

@@ -248,6 +248,8 @@ class ProductScope(ContextScope):
             return Binding(f"feature_{field}", Type.NUMBER, (feature_id,))
         if field == "qty":
             return Binding("iter_feature_qty", Type.NUMBER, (feature_id,))
+        if field == "count":
+            raise NameProblem(f"'{feature_id}.count' is already a total; use it outside {aggregate}()")
         if field not in self.attribute_types:
             raise _unknown(f"{feature_id}.{field}", f"attribute of feature {feature_id}",
                            [f"{feature_id}.{a}" for a in (*self.attribute_types, "qty", "count")])
@@ -255,9 +257,11 @@ class ProductScope(ContextScope):
         if aggregate is not None:
             return Binding("iter_feature_attr", kind, (feature_id, field))
         if feature.max != 1:
+            hint = (f"count({feature_id}.{field})" if kind is Type.BOOL
+                    else f"sum({feature_id}.{field} * qty)" if kind is Type.NUMBER else "one option's attribute")
             raise NameProblem(
                 f"feature '{feature_id}' allows {feature.max} options, so '{feature_id}.{field}' is ambiguous; "
-                f"use sum({feature_id}.{field} * qty)"
+                f"use {hint}"
             )
         return Binding("feature_attr", kind, (feature_id, field))
 

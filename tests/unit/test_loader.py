@@ -342,3 +342,47 @@ def test_unknown_family_in_applies_to_is_named_correctly(write_files):
     assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/b.yaml": book}) == [
         "pricebooks/b.yaml:17:41: promo: applies_to names unknown family 'servrs' (did you mean 'servers'?)",
     ]
+
+
+APPROVALS = "format: 1\nkind: approvals\nid: {id}\ndiscount_limits: {{sales: {v}}}\npolicies: []\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param({"rules/a.yaml": PRODUCT + "    rules:\n      - {id: al, kind: alert, when: CPU-B, message: hi, hide: [CPU-A]}\n"},
+                     ["rules/a.yaml:29:9: al: an alert rule does not use 'hide'"], id="field_the_rule_kind_does_not_use"),
+        pytest.param({"pricebooks/a.yaml": BOOK + "tax: {rates: {std: 8%}, default: std, categories: {hardwre: std}}\n"},
+                     ["pricebooks/a.yaml:16:52: list-usd: tax category 'hardwre' is not a category of any product or "
+                      "option (did you mean 'hardware'?)"], id="unknown_tax_category"),
+        pytest.param({"pricebooks/a.yaml": BOOK.replace('{from: 6, unit: "6.50"}', '{from: 6, to: 10, unit: "6.50"}')},
+                     ["pricebooks/a.yaml:12:9: list-usd: graduated tiers for 'CPU-B' end at 10: leave 'to' off the "
+                      "last band so that every quantity has a price"], id="closed_graduated_tiers"),
+        pytest.param({"pricebooks/a.yaml": BOOK + "adjustments:\n  - {id: p1, discount: 5%, priority: 1, stack: compound}\n"
+                      "  - {id: p2, discount: 3%, priority: 1, stack: exclusive}\n"},
+                     ["pricebooks/a.yaml:18:5: p2: 'p2' stacks 'exclusive' but 'p1' at the same priority 1 stacks "
+                      "'compound'; one priority has one stacking policy"], id="two_stacking_policies_at_one_priority"),
+        pytest.param({"rules/x.yaml": APPROVALS.format(id="ap-1", v="10%"), "rules/y.yaml": APPROVALS.format(id="ap-1", v="15%")},
+                     ["rules/y.yaml:3:5: ap-1: duplicate approvals file id 'ap-1' (first defined at rules/x.yaml:3:5)",
+                      "rules/y.yaml:4:19: ap-1: discount limit for 'sales' is already set at rules/x.yaml:4:19"],
+                     id="approvals_files_that_disagree"),
+        pytest.param({"rules/a.yaml": PRODUCT.replace("psu.capacity * 80%", "sum(drives.count) * 1")},
+                     ["rules/a.yaml:23:41: power: 'drives.count' is already a total; use it outside sum()"],
+                     id="count_inside_sum"),
+    ],
+)
+def test_mistakes_found_in_review_of_the_format_are_load_errors(write_files, files, expected):
+    assert errors(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/a.yaml": BOOK, **files}) == expected
+
+
+def test_an_invalid_option_id_says_which_id_and_why(write_files):
+    lines = errors(write_files, {"rules/a.yaml": PRODUCT.replace("  PSU-L: {name", "  9PSU-L: {name")})
+    assert "rules/a.yaml:11:3: servers: '9PSU-L' is not a valid id: ids start with a letter and use letters, " \
+           "digits, '_' and single '-' between them" in lines
+
+
+def test_a_cardinality_constraint_without_a_message_gets_one(write_files):
+    text = with_constraint("      - id: one-cpu\n        cardinality: {feature: cpu, max: 1}")
+    _, ruleset = load(write_files, {"rules/a.yaml": text})
+    constraint = next(c for c in ruleset.products["SRV"].constraints if c.id == "one-cpu")
+    assert constraint.message == "Choose at most 1 of CPU-A, CPU-B."
