@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import click
 
 from cpq import config
-from cpq.errors import RulesetInvalid
+from cpq.errors import RuleFileError, RulesetInvalid
+from cpq.pricing.lint import lint_pricebooks
 from cpq.ruleset.loader import load_ruleset
 
 
@@ -40,6 +41,16 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
             for error in exc.errors:
                 click.echo(str(error))
             click.echo(f"{len(exc.errors)} error(s)", err=True)
+        sys.exit(1)
+    findings = [RuleFileError(src.path, src.line, src.col, rule_id, "pricebook_lint", message)
+                for src, rule_id, message in lint_pricebooks(ruleset)]
+    if findings:
+        if as_json:
+            click.echo(json.dumps({"errors": [e.as_dict() for e in findings]}, indent=2))
+        else:
+            for finding in findings:
+                click.echo(str(finding))
+            click.echo(f"{len(findings)} error(s)", err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps({"version": ruleset.version, **ruleset.summary()}, indent=2))
@@ -78,9 +89,47 @@ def upgrade() -> None:
     click.echo(f"ruleset {ruleset.summary_line()}")
 
 
+@main.command()
+@click.argument("file", type=click.File("r"))
+@click.option("--rules", "paths", multiple=True, type=click.Path(),
+              help="Rule/pricebook files or folders (default: CPQ_RULES_DIR and CPQ_PRICEBOOKS_DIR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the priced quote as JSON instead of a table.")
+def price(file, paths: tuple[str, ...], as_json: bool) -> None:
+    """Price a quote request (the JSON body of POST /api/v1/price) and print its waterfall."""
+    from datetime import date
+
+    from cpq.errors import CPQError
+    from cpq.pricing.engine import price_quote
+    from cpq.pricing.report import quote_as_json, render_table
+    from cpq.pricing.request import parse_quote
+
+    try:
+        body = json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name}: not JSON ({exc})") from None
+    try:
+        ruleset = load_ruleset(list(paths) or _default_paths())
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RulesetInvalid as exc:
+        raise click.ClickException(f"the rule files have {len(exc.errors)} error(s); run 'cpq lint'") from None
+    try:
+        request, context = parse_quote(body, date.today())
+        quote = price_quote(ruleset, request, context)
+    except CPQError as exc:
+        details = exc.extra.get("errors")
+        raise click.ClickException(f"{exc.code}: {exc.detail}" + (f"\n{json.dumps(details, indent=2)}" if details else "")) from None
+    click.echo(json.dumps(quote_as_json(quote), indent=2) if as_json else render_table(quote), nl=as_json)
+
+
 from cpq.cli_people import register as _register_people  # noqa: E402 - after the groups it extends
 
 _register_people(main, db)
+
+
+from cpq.importers.cli import import_group  # noqa: E402 - registered after the commands above
+
+main.add_command(import_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,14 +37,18 @@ class CPQApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from cpq.api import accounts, catalog, health
+    from cpq.api import accounts, catalog, health, pricing, quotes
+    from cpq.api import configure as configure_api
 
     api = CPQApi(app, spec_kwargs={"info": {"description": "Configure, price and quote from rule files."}})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An API key from `cpq keys create`."})
     api.register_blueprint(health.blp)
     api.register_blueprint(catalog.blp)
+    api.register_blueprint(pricing.blp)
     api.register_blueprint(accounts.blp)
+    api.register_blueprint(configure_api.blp)
+    api.register_blueprint(quotes.blp)
 
     @app.errorhandler(CPQError)
     def handle_cpq_error(error: CPQError):

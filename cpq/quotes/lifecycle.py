@@ -49,9 +49,12 @@ class IllegalTransition(CPQError):
                          state=state, allowed=allowed)
 
 
+SYSTEM_ACTIONS = frozenset({"expire", "supersede"})  # done by the service itself, never asked for
+
+
 def allowed_actions(state: str) -> list[str]:
-    """Actions possible from `state`, in a stable order."""
-    return [action for action, moves in TRANSITIONS.items() if state in moves]
+    """Actions a person may take from `state`, in a stable order."""
+    return [action for action, moves in TRANSITIONS.items() if state in moves and action not in SYSTEM_ACTIONS]
 
 
 def next_state(state: str, action: str) -> str:

@@ -364,6 +364,10 @@ class Scope:
 
     aggregates: frozenset[str] = frozenset()
 
+    def cache_key(self) -> tuple | None:
+        """A hashable description of the scope when equal keys resolve every name alike, else None."""
+        return None
+
     def resolve(self, name: Name, aggregate: str | None) -> Binding:
         raise NotImplementedError
 

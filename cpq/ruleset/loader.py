@@ -124,6 +124,7 @@ class _Loader:
         self.errors: list[RuleFileError] = []
         self.rule_ids: dict[str, Source] = {}
         self.broken: set[str] = set()  # ids whose definition had errors: no "unknown id" echoes
+        self.compiled: dict[tuple, tuple] = {}  # (text, scope, type) → (ast, sympy) for scopes that allow it
 
     # ------------------------------------------------------------------ error helpers
     def error(self, path: str, pos, rule_id: str, code: str, message: str, suggestion: str | None = None,
@@ -265,6 +266,10 @@ class _Loader:
         text = holder[key]
         line, col = holder.value_pos[key]
         style = holder.value_style.get(key)
+        cache_key = (text, scope.cache_key(), expected) if scope.cache_key() is not None else None
+        if cache_key in self.compiled:  # pricebooks repeat conditions ("line.quantity >= 5") thousands of times
+            node, symbolic = self.compiled[cache_key]
+            return Expression(text, node, symbolic, Source(f.path, line, col))
         try:
             node = parse(text)
             checker = check(node, scope, expected)
@@ -279,7 +284,10 @@ class _Loader:
             self.error(f.path, pos, rule_id, e.code, e.message, e.suggestion)
         if errors:
             return None
-        return Expression(text, node, to_sympy(node, checker), Source(f.path, line, col))
+        symbolic = to_sympy(node, checker)
+        if cache_key is not None:
+            self.compiled[cache_key] = (node, symbolic)
+        return Expression(text, node, symbolic, Source(f.path, line, col))
 
     # ------------------------------------------------------------------ catalog
     def collect_options(self, files: list[_File]):
@@ -635,6 +643,19 @@ class _Loader:
             parent = data.get("extends")
             return currency_of(parent, (*seen, book_id)) if parent in specs else None
 
+        def rounding_of(book_id: str, seen=()) -> tuple[str, str]:
+            """A book's rounding policy: its own, else the book it extends (down to half-up per line)."""
+            data = specs[book_id][1]
+            if "rounding" in data:
+                own = data["rounding"]
+                inherited = rounding_of(data["extends"], (*seen, book_id)) \
+                    if data.get("extends") in specs and book_id not in cyclic and book_id not in seen else ("half_up", "line")
+                return own.get("mode", inherited[0]), own.get("level", inherited[1])
+            parent = data.get("extends")
+            if parent in specs and book_id not in cyclic and book_id not in seen:
+                return rounding_of(parent, (*seen, book_id))
+            return "half_up", "line"
+
         sellable = {**{k: v.attributes for k, v in options.items()}, **{k: v.attributes for k, v in products.items()}}
         categories = {o.category for o in options.values()} | {p.category for p in products.values()}
         families = {o.family for o in options.values()} | {p.family for p in products.values()}
@@ -649,12 +670,17 @@ class _Loader:
             if parent in specs and "currency" in data and currency_of(parent) not in (None, data["currency"]):
                 self.error(f.path, data.value_pos["currency"], book_id, "currency_mismatch",
                            f"currency {data['currency']} differs from {currency_of(parent)} of '{parent}' it extends")
-            books[book_id] = self.pricebook(f, data, currency, sellable, categories, families, bundle_attrs, catalog)
+            books[book_id] = self.pricebook(f, data, currency, sellable, categories, families, bundle_attrs, catalog,
+                                            rounding_of(book_id))
         self.check_inherited_stacking(books, cyclic, catalog)
         return books
 
     def check_inherited_stacking(self, books: dict[str, Pricebook], cyclic: set[str], catalog) -> None:
         """A book's adjustments also meet those of the books it extends: same rule as within a book."""
+        by_priority = {b.id: {} for b in books.values()}
+        for b in books.values():
+            for a in b.adjustments:
+                by_priority[b.id].setdefault(a.priority, []).append(a)
         for book in books.values():
             ancestors, cur = [], book.extends
             while cur in books and cur not in cyclic and cur not in (a.id for a in ancestors):
@@ -662,15 +688,16 @@ class _Loader:
                 cur = books[cur].extends
             for own in book.adjustments:
                 for parent in ancestors:
-                    for inherited in parent.adjustments:
-                        if (own.priority == inherited.priority and (own.stack is None or inherited.stack is None)
+                    for inherited in by_priority[parent.id].get(own.priority, ()):
+                        if ((own.stack is None or inherited.stack is None)
                                 and _may_meet(own.applies_to, inherited.applies_to, catalog)):
                             self.error(own.source.path, (own.source.line, own.source.col), own.id, "ambiguous_stacking",
                                        f"'{own.id}' and '{inherited.id}' (inherited from '{parent.id}') can apply to "
                                        f"the same line at priority {own.priority}; give them different priorities "
                                        "or a 'stack' policy")
 
-    def pricebook(self, f: _File, data, currency, sellable, categories, families, bundle_attrs, catalog) -> Pricebook:
+    def pricebook(self, f: _File, data, currency, sellable, categories, families, bundle_attrs, catalog,
+                  rounding: tuple[str, str]) -> Pricebook:
         book_id = data["id"]
         prices: dict[str, tuple[PriceEntry, ...]] = {}
         mapping = data.get("prices") or {}
@@ -731,11 +758,10 @@ class _Loader:
                     self.error(f.path, holder.value_pos[key], book_id, "unknown_tax_rate",
                                f"unknown tax rate '{holder[key]}'", did_you_mean(holder[key], rates))
             tax = TaxPolicy(frozen_map(rates), t.get("default"), frozen_map(t.get("categories") or {}))
-        rounding = data.get("rounding") or {}
         return Pricebook(
             id=book_id, name=data.get("name", book_id), currency=currency, extends=data.get("extends"),
             channel=data.get("channel"), account=data.get("account"), partner=data.get("partner"),
-            rounding_mode=rounding.get("mode", "half_up"), rounding_level=rounding.get("level", "line"),
+            rounding_mode=rounding[0], rounding_level=rounding[1],
             effective=_effective(data.get("effective")), prices=frozen_map(prices),
             adjustments=tuple(adjustments), floors=tuple(floors), tax=tax, source=Source(f.path, *data.pos),
         )

@@ -240,8 +240,9 @@ class EffectiveSchema(StrictSchema):
 
 
 class RoundingSchema(StrictSchema):
-    mode = fields.String(validate=validate.OneOf(ROUNDING_MODES), load_default="half_up")
-    level = fields.String(validate=validate.OneOf(ROUNDING_LEVELS), load_default="line")
+    # unset parts come from the book this one extends (half_up per line at the root)
+    mode = fields.String(validate=validate.OneOf(ROUNDING_MODES))
+    level = fields.String(validate=validate.OneOf(ROUNDING_LEVELS))
 
 
 class BandSchema(StrictSchema):
@@ -288,6 +289,9 @@ class PriceSchema(StrictSchema):
             raise ValidationError("recurring prices need 'term_months'")
 
 
+_PRICE = PriceSchema()  # one instance: building a schema per price entry dominated large pricebooks
+
+
 class PriceField(fields.Field):
     """A price: "4200.00", a price mapping, or a list of dated price mappings."""
 
@@ -295,12 +299,12 @@ class PriceField(fields.Field):
         if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
             return Money()._deserialize(value, attr, data)
         if isinstance(value, dict):
-            return PriceSchema().load(value)
+            return _PRICE.load(value)
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             errors, out = {}, []
             for i, v in enumerate(value):
                 try:
-                    out.append(PriceSchema().load(v))
+                    out.append(_PRICE.load(v))
                 except ValidationError as exc:
                     errors[i] = exc.messages
             if errors:

@@ -92,6 +92,11 @@ class ContextScope(Scope):
             self.groups["line"] = dict(LINE_FIELDS)
         self.aggregates = frozenset({"subtotal"} if subtotal else ())
 
+    def cache_key(self) -> tuple | None:
+        if type(self) is not ContextScope:
+            return None
+        return ("context", tuple(sorted(self.groups)), tuple(sorted(self.aggregates)))
+
     def top_names(self) -> list[str]:
         return list(self.groups)
 
@@ -144,6 +149,9 @@ class FormulaScope(ContextScope):
         super().__init__(quote=True, line=True, subtotal=True)
         self.attributes = dict(attributes)
         self.bundle_attributes = sorted(set(bundle_attributes))
+
+    def cache_key(self) -> tuple | None:
+        return ("formula", tuple(sorted((k, repr(v)) for k, v in self.attributes.items())), tuple(self.bundle_attributes))
 
     def top_names(self) -> list[str]:
         return [*super().top_names(), "qty", "cost", "bundle", *self.attributes]

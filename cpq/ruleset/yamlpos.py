@@ -6,6 +6,7 @@ and timestamps stay text (the schemas parse them); duplicate keys are reported, 
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 
 import yaml
@@ -38,6 +39,25 @@ class DuplicateKey(Exception):
 
 
 _scalars = SafeConstructor()
+_resolver = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
+    return _resolver.resolve(ScalarNode, value, implicit)
+
+
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml's C parser when PyYAML has it (same marks, 10× faster), and a memoised tag resolver:
+    large pricebooks repeat the same scalars ("USD", "1", "unit") hundreds of thousands of times."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode and isinstance(value, str):
+            return _resolve_scalar(value, tuple(implicit))
+        return super().resolve(kind, value, implicit)
+
+
+_LOADER = _FastLoader
 
 
 def _mark(node) -> Pos:
@@ -86,7 +106,11 @@ def build(node, duplicates: list[DuplicateKey]):
 
 def load(text: str) -> tuple[object, list[DuplicateKey]]:
     """Parse one YAML document; raise yaml.YAMLError on syntax errors."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        yaml.compose(text, Loader=yaml.SafeLoader)  # the pure-Python parser words its errors better
+        raise
     duplicates: list[DuplicateKey] = []
     if node is None:
         return None, duplicates

@@ -81,10 +81,12 @@ quotes = sa.Table(
     sa.Column("current_revision", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("pricebook_id", sa.String(64), nullable=False),
+    sa.Column("pricebook_id", sa.String(64), nullable=True),
     sa.Column("valid_until", sa.Date, nullable=True),
     sa.Column("payment_terms", sa.Text, nullable=True),
     sa.Column("delivery_terms", sa.Text, nullable=True),
+    sa.Column("term_months", sa.Integer, nullable=True),
+    sa.Column("discount", sa.String(16), nullable=True),  # quote-wide manual discount, "5%"
     sa.Column("row_version", sa.Integer, nullable=False),  # bumps on every change: the ETag
     sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -96,6 +98,7 @@ quote_revisions = sa.Table(
     metadata,
     sa.Column("quote_id", sa.Integer, sa.ForeignKey("quotes.id"), primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(32), nullable=False),
     sa.Column("request", sa.Text, nullable=False),  # the lines as the user configured them (JSON)
     sa.Column("priced", sa.Text, nullable=False),  # the full priced result: lines, waterfall, totals (JSON)
     sa.Column("ruleset_version", sa.String(64), nullable=False),

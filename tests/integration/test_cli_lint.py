@@ -70,3 +70,16 @@ def test_lint_json_output_lists_structured_errors(cli, tmp_path):
     payload = json.loads(result.output.split("\n", 1)[0] if False else result.output[: result.output.rindex("}") + 1])
     codes = {e["code"] for e in payload["errors"]}
     assert {"unknown_option", "duplicate_id", "type_error", "rule_syntax", "bad_tiers", "cycle"} <= codes
+
+
+def test_lint_reports_a_price_rule_that_can_never_fire(cli, tmp_path):
+    target = tmp_path / "dead-rule"
+    shutil.copytree(ROOT / "rules", target / "rules")
+    shutil.copytree(ROOT / "pricebooks", target / "pricebooks")
+    book = target / "pricebooks" / "list-usd.yaml"
+    dead = ("  - {id: expired-promo, discount: 2%, priority: 99, stack: compound,"
+            " effective: {from: 2020-01-01, to: 2020-12-31}}\nfloors:\n")
+    book.write_text(book.read_text().replace("floors:\n", dead, 1))
+    result = cli("lint", str(target / "rules"), str(target / "pricebooks"))
+    assert result.exit_code == 1, result.output
+    assert re.search(r"pricebooks/list-usd.yaml:\d+:\d+: expired-promo: .*dates do not overlap", result.output)

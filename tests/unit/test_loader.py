@@ -386,3 +386,14 @@ def test_a_cardinality_constraint_without_a_message_gets_one(write_files):
     _, ruleset = load(write_files, {"rules/a.yaml": text})
     constraint = next(c for c in ruleset.products["SRV"].constraints if c.id == "one-cpu")
     assert constraint.message == "Choose at most 1 of CPU-A, CPU-B."
+
+
+def test_a_book_without_rounding_inherits_the_policy_of_the_book_it_extends(write_files):
+    parent = BOOK.replace("currency: USD", "currency: USD\nrounding: {mode: half_even, level: total}")
+    child = "format: 1\nkind: pricebook\nid: partner\nextends: list-usd\nprices: {SRV: '900'}\n"
+    partial = "format: 1\nkind: pricebook\nid: promo\nextends: partner\nrounding: {level: line}\nprices: {SRV: '800'}\n"
+    _, ruleset = load(write_files, {"rules/a.yaml": PRODUCT, "pricebooks/a.yaml": parent,
+                                    "pricebooks/b.yaml": child, "pricebooks/c.yaml": partial})
+    books = ruleset.pricebooks
+    assert (books["partner"].rounding_mode, books["partner"].rounding_level) == ("half_even", "total")
+    assert (books["promo"].rounding_mode, books["promo"].rounding_level) == ("half_even", "line")

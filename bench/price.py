@@ -1,0 +1,284 @@
+"""Pricing benchmark: a generated catalog of 100,000 price entries and 20,000 adjustment rules.
+
+    PYTHONPATH=. python bench/price.py [--quick] [--naive-runs N]
+
+Generates YAML product and pricebook files into a temporary folder and loads them with
+cpq.ruleset.loader.load_ruleset (so loading is measured as admins would hit it), compiles the
+pricing program, then prices quotes of 10, 100 and 1,000 lines (each line a product with one
+option, so 2 priced items per line) and prints p50/p95 for:
+
+- this engine (rules indexed by product/category/family/account; quote-level conditions judged
+  once per quote by durable_rules);
+- a naive baseline in the same run: the same engine, but every rule of the chain is checked
+  against every item (no index, every condition evaluated per item);
+- this engine again with the rules doubled (40,000), to show what more rules cost.
+
+Figures go to stdout; docs/benchmarks.md ("Pricing") records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cpq.pricing import engine as pricing_engine  # noqa: E402
+from cpq.pricing.engine import price_quote  # noqa: E402
+from cpq.pricing.program import Candidates, ChainIndex, pricing_program  # noqa: E402
+from cpq.pricing.request import OptionChoice, PricingContext, QuoteLine, QuoteRequest  # noqa: E402
+from cpq.ruleset.loader import load_ruleset  # noqa: E402
+
+FAMILIES = 50
+OPTIONS_PER_FAMILY = 500  # 25,000 options
+PRODUCTS_PER_FAMILY = 20  # 1,000 products, each offering 25 of its family's options
+CATEGORIES = 200
+ON = date(2026, 6, 1)
+
+
+def _sku(family: int, option: int) -> str:
+    return f"OPT-{family:02d}-{option:04d}"
+
+
+def _product(family: int, product: int) -> str:
+    return f"PRD-{family:02d}-{product:03d}"
+
+
+def _category(family: int, option: int) -> str:
+    return f"cat{(family * OPTIONS_PER_FAMILY + option) % CATEGORIES:03d}"
+
+
+def write_catalog(folder: Path, rules: int, seed: int = 7) -> dict:
+    """Write rules/ and pricebooks/ under `folder`; return the counts written."""
+    rnd = random.Random(seed)
+    (folder / "rules").mkdir(parents=True)
+    (folder / "pricebooks").mkdir(parents=True)
+    skus = []
+    for f in range(FAMILIES):
+        lines = ["format: 1", "kind: product", f"family: fam{f:02d}", "category: hardware",
+                 "attributes: {cores: integer}", "options:"]
+        for o in range(OPTIONS_PER_FAMILY):
+            lines.append(f"  {_sku(f, o)}: {{name: Option {f}-{o}, category: {_category(f, o)}, "
+                         f"attributes: {{cores: {1 + o % 64}}}, quantity: {{min: 1, max: 100}}}}")
+            skus.append(_sku(f, o))
+        lines.append("products:")
+        for p in range(PRODUCTS_PER_FAMILY):
+            first = p * (OPTIONS_PER_FAMILY // PRODUCTS_PER_FAMILY)
+            opts = ", ".join(_sku(f, first + k) for k in range(OPTIONS_PER_FAMILY // PRODUCTS_PER_FAMILY))
+            lines.append(f"  {_product(f, p)}:")
+            lines.append(f"    name: Product {f}-{p}")
+            lines.append(f"    features: {{opt: {{label: Options, min: 0, max: 3, quantity: true, options: [{opts}]}}}}")
+            skus.append(_product(f, p))
+        (folder / "rules" / f"fam{f:02d}.yaml").write_text("\n".join(lines) + "\n")
+
+    entries = 0
+    # list book: every SKU, with a price change on 2026-07-01 (2 dated entries each)
+    lines = ["format: 1", "kind: pricebook", "id: bench-list", "currency: USD", "effective: {from: 2026-01-01}",
+             "prices:"]
+    for i, sku in enumerate(skus):
+        if i % 10 == 0:
+            lines.append(f"  {sku}:\n    tiers: volume\n    bands:\n"
+                         f"      - {{from: 1, to: 9, unit: \"{100 + i % 900}.00\"}}\n"
+                         f"      - {{from: 10, unit: \"{90 + i % 900}.00\"}}")
+            entries += 1
+        else:
+            lines.append(f"  {sku}:\n    - {{unit: \"{100 + i % 900}.50\", cost: \"{60 + i % 500}.00\", "
+                         f"effective: {{to: 2026-06-30}}}}\n"
+                         f"    - {{unit: \"{105 + i % 900}.50\", cost: \"{62 + i % 500}.00\", "
+                         f"effective: {{from: 2026-07-01}}}}")
+            entries += 2
+    books = [("bench-list", None, lines)]
+    partner = ["format: 1", "kind: pricebook", "id: bench-partner", "extends: bench-list", "channel: partner",
+               "partner: P1", "prices:"]
+    contract = ["format: 1", "kind: pricebook", "id: bench-contract", "extends: bench-partner", "account: A1",
+                "prices:"]
+    target = 100_000
+    i = 0
+    while entries < target and i < 2 * len(skus):
+        sku = skus[i % len(skus)]
+        book = partner if i < len(skus) else contract
+        book.append(f"  {sku}: \"{95 + i % 800}.25\"")
+        entries += 1
+        i += 1
+    books += [("bench-partner", "bench-list", partner), ("bench-contract", "bench-partner", contract)]
+
+    # Adjustment rules, spread over the three books. Broad rules (per category, per family, quote-wide)
+    # are a fixed number, as pricing policies are; the rest name one product each, so doubling the
+    # rules doubles the product-specific ones (more contracts and promotions on more SKUs).
+    broad = [f"applies_to: {{categories: [cat{c % CATEGORIES:03d}]}}, when: "
+             f"\"line.quantity >= 20 and account.segment == 'enterprise'\"" for c in range(2 * CATEGORIES)]
+    broad += [f"applies_to: {{families: [fam{f:02d}]}}, when: \"line.quantity >= 50\"" for f in range(FAMILIES)]
+    broad += [f"applies_to: {{}}, when: \"context.country == 'C{q:02d}' and quote.list_total >= 10000\""
+              for q in range(20)]
+    rnd.shuffle(broad)
+    per_book = {"bench-list": rules // 2, "bench-partner": rules * 3 // 10}
+    per_book["bench-contract"] = rules - per_book["bench-list"] - per_book["bench-partner"]
+    for book_id, _parent, book_lines in books:
+        book_lines.append("adjustments:")
+        for r in range(per_book[book_id]):
+            rule_id = f"{book_id}-r{r}"
+            kind = rnd.choice(["discount: 3%", "discount: 5%", "markup: 2%", "amount_off: \"1.00\""])
+            priority = rnd.randint(1, 40)
+            stack = ("compound", "additive", "best")[priority % 3]  # one stacking policy per priority
+            if broad and rnd.random() < len(broad) / max(1, rules):
+                target_text = broad.pop()
+            else:
+                when = "" if rnd.random() < 0.5 else ", when: \"line.quantity >= 5\""
+                target_text = f"applies_to: {{products: [{rnd.choice(skus)}]}}{when}"
+            book_lines.append(f"  - {{id: {rule_id}, {target_text}, {kind}, priority: {priority}, stack: {stack}}}")
+        if book_id == "bench-list":
+            book_lines.append("floors:\n  - {id: bench-floor, applies_to: {}, max_discount: 40%}")
+        (folder / "pricebooks" / f"{book_id}.yaml").write_text("\n".join(book_lines) + "\n")
+    return {"skus": len(skus), "price_entries": entries, "rules": rules}
+
+
+def make_quote(lines: int, seed: int, with_option: bool = True) -> tuple[QuoteRequest, PricingContext]:
+    rnd = random.Random(seed)
+    out = []
+    for n in range(lines):
+        f, p = rnd.randrange(FAMILIES), rnd.randrange(PRODUCTS_PER_FAMILY)
+        first = p * (OPTIONS_PER_FAMILY // PRODUCTS_PER_FAMILY)
+        option = _sku(f, first + rnd.randrange(OPTIONS_PER_FAMILY // PRODUCTS_PER_FAMILY))
+        out.append(QuoteLine(id=str(n + 1), product=_product(f, p), quantity=rnd.randint(1, 30),
+                             options=(OptionChoice(option, rnd.randint(1, 3)),) if with_option else ()))
+    request = QuoteRequest(currency="USD", lines=tuple(out))
+    context = PricingContext(on=ON, account={"id": "A1", "segment": "enterprise"},
+                             context={"channel": "partner", "partner": "P1", "country": "C03"})
+    return request, context
+
+
+class _NaiveIndex:
+    """The baseline: no index and no cache; every rule of the chain is judged for every item."""
+
+    def __init__(self, index: ChainIndex):
+        self.index = index
+        self.quote_rules = ()  # quote-level conditions are judged per item, by closure, like the rest
+        self.quote_wide = ()
+
+    def candidates(self, sku, category, family, account, parent) -> Candidates:
+        groups: dict[int, list] = {}
+        floors = []
+        for r in self.index.rules:
+            if r.targets(sku, category, family) and (not r.accounts or account in r.accounts or parent in r.accounts):
+                if r.kind == "floor":
+                    floors.append(r)
+                else:
+                    groups.setdefault(r.priority, []).append(r)
+        return Candidates(tuple(sorted(groups.items())), tuple(floors))
+
+
+def price_naive(ruleset, request, context):
+    """price_quote with the index replaced by a scan of every rule, and no quote-level engine."""
+    original_holds = pricing_engine._Pricer._holds
+    original_run = pricing_engine._Pricer.run
+
+    def holds(self, rule, item, fired):
+        if not self._effective(rule):
+            return False
+        return rule.when is None or bool(rule.when.fn(item.env))
+
+    def run(self):
+        real = self.program.chain_index
+
+        def naive_index(book_ids):
+            return _NaiveIndex(real(book_ids))
+
+        self.program = _ProgramView(self.program, naive_index)
+        return original_run(self)
+
+    pricing_engine._Pricer._holds = holds
+    pricing_engine._Pricer.run = run
+    try:
+        return price_quote(ruleset, request, context)
+    finally:
+        pricing_engine._Pricer._holds = original_holds
+        pricing_engine._Pricer.run = original_run
+
+
+class _ProgramView:
+    def __init__(self, program, chain_index):
+        self._program = program
+        self.chain_index = chain_index
+
+    def __getattr__(self, name):
+        return getattr(self._program, name)
+
+
+def timings(fn, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def p(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def load(rules: int) -> tuple[object, dict, float, float]:
+    with tempfile.TemporaryDirectory(prefix="cpq-bench-") as tmp:
+        folder = Path(tmp)
+        counts = write_catalog(folder, rules)
+        started = time.perf_counter()
+        ruleset = load_ruleset([folder / "rules", folder / "pricebooks"])
+        loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    program = pricing_program(ruleset)
+    program.chain_index(("bench-contract", "bench-partner", "bench-list")).quote_program()
+    compiled = time.perf_counter() - started
+    return ruleset, counts, loaded, compiled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--naive-runs", type=int, default=3, help="repetitions of the naive 1,000-line quote")
+    args = parser.parse_args()
+    runs = {10: 200, 100: 50, 1000: 20} if not args.quick else {10: 30, 100: 10, 1000: 5}
+
+    results = {}
+    for rules in (20_000, 40_000):
+        ruleset, counts, loaded, compiled = load(rules)
+        print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules; "
+              f"load_ruleset {loaded:.2f} s, pricing compile (index + durable quote rules) {compiled:.2f} s")
+        for lines in (10, 100, 1000):
+            request, context = make_quote(lines, seed=lines)
+            price_quote(ruleset, request, context)  # warm the candidate cache once, as a live service is
+            engine = timings(lambda s=ruleset, r=request, c=context: price_quote(s, r, c), runs[lines])
+            results[(rules, lines)] = engine
+            line = f"  {lines:>5} lines  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
+            if rules == 20_000:
+                naive_runs = args.naive_runs if lines == 1000 else max(3, runs[lines] // 10)
+                naive = timings(lambda s=ruleset, r=request, c=context: price_naive(s, r, c), naive_runs)
+                same = _same(price_quote(ruleset, request, context), price_naive(ruleset, request, context))
+                line += (f"   naive p50 {p(naive, 50):9.2f} ms  p95 {p(naive, 95):9.2f} ms"
+                         f"   speed-up {p(naive, 50) / p(engine, 50):6.1f}×   same prices: {same}")
+            else:
+                line += f"   vs 20,000 rules: {p(engine, 50) / p(results[(20_000, lines)], 50):.2f}×"
+            print(line, flush=True)
+        single, single_context = make_quote(1000, seed=1000, with_option=False)
+        price_quote(ruleset, single, single_context)
+        engine = timings(lambda s=ruleset, r=single, c=single_context: price_quote(s, r, c), runs[1000])
+        print(f"   1000 lines of one item (product only)  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms")
+        cold_request, cold_context = make_quote(1000, seed=99)
+        cold = timings(lambda s=ruleset, r=cold_request, c=cold_context: price_quote(s, r, c), 1)
+        print(f"  1000 lines, first quote of new SKUs (candidate cache cold): {cold[0]:.2f} ms")
+        del ruleset
+
+
+def _same(a, b) -> bool:
+    return [i.net for line in a.lines for i in line.items] == [i.net for line in b.lines for i in line.items]
+
+
+if __name__ == "__main__":
+    main()

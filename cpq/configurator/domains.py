@@ -1,0 +1,255 @@
+"""Valid domains: for every option, can it still be chosen (and left out) given the choices so far?
+
+The answer is complete — an option reported selectable extends to a full valid configuration,
+an option reported blocked extends to none — and is computed with few SAT calls:
+
+1. unit propagation under the assumptions gives the options forced in or out, for free;
+2. every cached full solution consistent with the choices proves the values it holds possible;
+3. each value still unproven gets one SAT call with it as an extra assumption, the solver's
+   phases set to favour every unproven value, so one solution usually proves many at once;
+   an UNSAT answer proves the value impossible.
+
+Quantities: for an option with a quantity range that can be chosen, the smallest and largest
+feasible quantity are found by bisection over `x ≥ v` literals, starting from what cached
+solutions already show. Bundle components get the same treatment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cpq.configurator.cnf import IntVar
+from cpq.configurator.model import Assumptions, CompiledProduct, Solution
+from cpq.configurator.reasons import Reason, ReasonFinder, _key
+
+MAX_MEMO = 200_000  # remembered proofs of impossibility per context
+
+
+@dataclass
+class OptionDomain:
+    """What the buyer can still do with one option."""
+
+    id: str
+    feature: str
+    state: str  # "selected" (chosen by the buyer), "required", "selectable", "excluded" (by the buyer), "blocked"
+    selectable: bool  # some valid configuration extending the choices contains it
+    removable: bool  # some valid configuration extending the choices leaves it out
+    hidden: bool = False  # blocked by a filter rule of this context
+    quantity: tuple[int, int] | None = None  # feasible quantity range when chosen
+    reasons: list[Reason] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "feature": self.feature, "state": self.state, "selectable": self.selectable,
+                "removable": self.removable, "hidden": self.hidden,
+                "quantity": {"min": self.quantity[0], "max": self.quantity[1]} if self.quantity else None,
+                "reasons": [r.as_dict() for r in self.reasons]}
+
+
+@dataclass
+class DomainResult:
+    consistent: bool
+    options: dict[str, OptionDomain]
+    components: dict[str, tuple[int, int]]
+    sat_calls: int = 0
+
+
+class _Coverage:
+    """Which option values the known solutions prove possible under the current assumptions."""
+
+    def __init__(self, model: CompiledProduct, assumptions: Assumptions):
+        self.model = model
+        n = len(model.option_ids)
+        self.full = (1 << n) - 1
+        self.pos = self.neg = self.atoms_pos = self.atoms_neg = 0
+        self.ints: dict[int, int] = {}
+        atom_bit = {var: k for k, (_, var) in enumerate(model.atom_list)}
+        for lit in assumptions.context:
+            k = atom_bit[abs(lit)]
+            if lit > 0:
+                self.atoms_pos |= 1 << k
+            else:
+                self.atoms_neg |= 1 << k
+        for choice, _ in assumptions.choices:
+            if choice.kind == "excluded":
+                self.neg |= 1 << model.index[choice.target]
+            elif choice.kind == "option":
+                self.pos |= 1 << model.index[choice.target]
+                if choice.quantity is not None and model.qty[choice.target].bits:
+                    self.ints[model.counted_index[("qty", choice.target)]] = choice.quantity
+            else:
+                self.ints[model.counted_index[("comp", choice.target)]] = choice.quantity
+        self.consistent: list[Solution] = []
+        self.true = 0  # options some consistent solution chooses
+        self.false = 0  # options some consistent solution leaves out
+
+    def fits(self, s: Solution) -> bool:
+        return ((s.chosen & self.pos) == self.pos and not s.chosen & self.neg
+                and (s.atoms & self.atoms_pos) == self.atoms_pos and not s.atoms & self.atoms_neg
+                and all(s.ints[i] == v for i, v in self.ints.items()))
+
+    def add(self, s: Solution) -> None:
+        self.consistent.append(s)
+        self.true |= s.chosen
+        self.false |= ~s.chosen & self.full
+
+
+def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons: bool = True,
+                    quantities: bool = True) -> DomainResult:
+    """Valid domains under the assumptions (call with model.lock held)."""
+    solver = model.main_solver()
+    base = assumptions.literals()
+    cover = _Coverage(model, assumptions)
+    for s in model.solutions:
+        if cover.fits(s):
+            cover.add(s)
+    calls = 0
+    if not cover.consistent:
+        calls += 1
+        if not solver.solve(assumptions=base):
+            return DomainResult(False, {}, {}, calls)
+        _found(model, cover, solver.get_model())
+    ok, implied = solver.propagate(assumptions=base)
+    option_ids = model.option_ids
+    sel = model.sel
+    first = model.first_option_var  # option i is variable first + i
+    n = len(option_ids)
+    full = cover.full
+    forced_true = forced_false = 0
+    if ok:
+        for lit in implied:
+            i = abs(lit) - first
+            if 0 <= i < n:
+                if lit > 0:
+                    forced_true |= 1 << i
+                else:
+                    forced_false |= 1 << i
+    blocked_true, blocked_false = forced_false, forced_true  # bit masks of options
+    need_true = full & ~cover.true & ~forced_false
+    need_false = full & ~cover.false & ~forced_true
+    # a value proven impossible earlier by choices that are all still made stays impossible
+    memo = model.blocked_memo.setdefault(assumptions.context, {})
+    made = {_key(c) for c, _ in assumptions.choices}
+    for sign in (1, -1):
+        mask = need_true if sign > 0 else need_false
+        for i in _bits(mask):
+            if any(because <= made for because in memo.get(sign * (first + i), ())):
+                if sign > 0:
+                    need_true &= ~(1 << i)
+                    blocked_true |= 1 << i
+                else:
+                    need_false &= ~(1 << i)
+                    blocked_false |= 1 << i
+    lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
+    while need_true or need_false:
+        if need_true:
+            i = (need_true & -need_true).bit_length() - 1
+            target = first + i
+        else:
+            i = (need_false & -need_false).bit_length() - 1
+            target = -(first + i)
+        calls += 1
+        # favour every value still unproven, so that each solution proves as many as it can
+        # (python-sat replaces the whole phase vector on each call, so the list is always complete)
+        solver.set_phases([first + j for j in _bits(need_true)] + [-(first + j) for j in _bits(need_false & ~need_true)])
+        if solver.solve(assumptions=[*base, target]):
+            s = _found(model, cover, solver.get_model())
+            need_true &= ~s.chosen
+            need_false &= s.chosen
+            continue
+        core = solver.get_core() or ()
+        memo.setdefault(target, []).append(frozenset(lit_choice[x] for x in core if x in lit_choice))
+        if target > 0:
+            need_true &= ~(1 << i)
+            blocked_true |= 1 << i
+        else:
+            need_false &= ~(1 << i)
+            blocked_false |= 1 << i
+    if sum(len(v) for v in memo.values()) > MAX_MEMO:
+        memo.clear()
+    finder = ReasonFinder(model, assumptions) if reasons else None
+    chosen = {c.target for c, _ in assumptions.choices if c.kind == "option"}
+    excluded = {c.target for c, _ in assumptions.choices if c.kind == "excluded"}
+    result: dict[str, OptionDomain] = {}
+    for i, o in enumerate(option_ids):
+        selectable, removable = not (blocked_true >> i) & 1, not (blocked_false >> i) & 1
+        if o in chosen:
+            state = "selected"
+        elif o in excluded:
+            state = "excluded"
+        elif not selectable:
+            state = "blocked"
+        elif not removable:
+            state = "required"
+        else:
+            state = "selectable"
+        dom = OptionDomain(o, model.feature_of[o].id, state, selectable, removable)
+        if finder is not None and state in ("blocked", "required"):
+            reason = finder.why(sel[o] if state == "blocked" else -sel[o], o)
+            if reason is not None:
+                dom.reasons.append(reason)
+                dom.hidden = state == "blocked" and any(r.kind == "filter" for r in reason.rules)
+        result[o] = dom
+    components: dict[str, tuple[int, int]] = {}
+    if quantities:
+        for o in option_ids:
+            var = model.qty[o]
+            dom = result[o]
+            if var.bits and dom.selectable:
+                index = model.counted_index[("qty", o)]
+                calls += _range(model, cover, base + [var.active], var, index, dom)
+        for comp_id, var in model.comp.items():
+            index = model.counted_index[("comp", comp_id)]
+            holder = OptionDomain(comp_id, "", "", True, True)
+            calls += _range(model, cover, base, var, index, holder, allow_zero=True)
+            components[comp_id] = holder.quantity
+    return DomainResult(True, result, components, calls)
+
+
+def _bits(mask: int):
+    """Indexes of the set bits of a mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _found(model: CompiledProduct, cover: _Coverage, assignment) -> Solution:
+    s = model.solution_from(assignment)
+    model.remember(s)
+    cover.add(s)
+    return s
+
+
+def _range(model: CompiledProduct, cover: _Coverage, base: list[int], var: IntVar, index: int,
+           dom: OptionDomain, allow_zero: bool = False) -> int:
+    """Tight [min, max] of an integer under the assumptions (only non-zero values unless allow_zero)."""
+    solver = model.main_solver()
+    seen = [s.ints[index] for s in cover.consistent if allow_zero or s.ints[index] > 0]
+    calls = 0
+    if not seen:
+        calls += 1
+        if not solver.solve(assumptions=base):
+            return calls
+        seen = [_found(model, cover, solver.get_model()).ints[index]]
+    low, high = min(seen), max(seen)
+    floor = 0 if allow_zero and var.active != model.cnf.TRUE else var.lo
+    # largest: high is feasible; search (high, var.hi]
+    top = var.hi
+    while high < top:
+        mid = (high + top + 1) // 2
+        calls += 1
+        if solver.solve(assumptions=[*base, model.cnf.int_ge(var, mid)]):
+            high = _found(model, cover, solver.get_model()).ints[index]
+        else:
+            top = mid - 1
+    # smallest: low is feasible; search [floor, low)
+    bottom = floor
+    while bottom < low:
+        mid = (bottom + low) // 2
+        calls += 1
+        if solver.solve(assumptions=[*base, -model.cnf.int_ge(var, mid + 1)]):
+            low = _found(model, cover, solver.get_model()).ints[index]
+        else:
+            bottom = mid + 1
+    dom.quantity = (low, high)
+    return calls

@@ -1,0 +1,273 @@
+"""A Ruleset's pricing, compiled once: formulas and conditions as closures, rules indexed by target.
+
+`pricing_program(ruleset)` is cached per Ruleset object. Per chain of books (see resolve), a
+`ChainIndex` indexes the adjustment and floor rules of those books by product, category, family
+and account, so a quote line meets only the rules that name it (or name nothing); the candidates
+of a SKU are computed once and kept. Rules whose condition reads only quote facts (account,
+channel, quote totals, subtotal()) are "quote-level": they are judged once per quote by the
+durable_rules engine (cpq.rules_engine); the others are judged per line by their closures.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from cpq.catalog import Source
+from cpq.pricing.books import Adjustment, AppliesTo, Effective, Floor, Pricebook
+from cpq.pricing.compiler import CompiledExpression, SubtotalRegistry, compile_expression
+from cpq.ruleset.model import Ruleset
+
+_CANDIDATE_CACHE_LIMIT = 250_000
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """An adjustment or floor with its targets as sets and its condition compiled."""
+
+    id: str
+    kind: str  # discount | markup | amount_off | price | floor
+    rule: Adjustment | Floor
+    book: str
+    order: int
+    priority: int
+    stack: str | None
+    products: frozenset[str]
+    categories: frozenset[str]
+    families: frozenset[str]
+    accounts: frozenset[str]
+    effective: Effective
+    when: CompiledExpression | None
+    quote_level: bool  # condition reads no line field: judged once per quote
+    always: bool  # no effective dates: in force on every day
+    note: str  # the waterfall note, e.g. "discount 12%" (amount rules add "× quantity")
+    where: str  # file:line:col of the rule
+    label: str
+
+    @property
+    def source(self) -> Source:
+        return self.rule.source
+
+    def targets(self, sku: str, category: str, family: str) -> bool:
+        """Whether applies_to selects this SKU (lists are alternatives; kinds must all hold)."""
+        return ((not self.products or sku in self.products)
+                and (not self.categories or category in self.categories)
+                and (not self.families or family in self.families))
+
+
+def _compile_rule(rule: Adjustment | Floor, book: Pricebook, order: int, registry: SubtotalRegistry) -> CompiledRule:
+    when = compile_expression(rule.when.symbolic, registry) if rule.when is not None else None
+    a: AppliesTo = rule.applies_to
+    is_floor = isinstance(rule, Floor)
+    return CompiledRule(
+        id=rule.id, kind="floor" if is_floor else rule.kind, rule=rule, book=book.id, order=order,
+        priority=0 if is_floor else rule.priority, stack=None if is_floor else rule.stack,
+        products=frozenset(a.products), categories=frozenset(a.categories), families=frozenset(a.families),
+        accounts=frozenset(a.accounts), effective=Effective() if is_floor else rule.effective,
+        when=when, quote_level=when is not None and not when.uses_line,
+        always=is_floor or (rule.effective.start is None and rule.effective.end is None),
+        note=_note(rule), where=str(rule.source), label="Price floor" if is_floor else rule.label,
+    )
+
+
+def _note(rule: Adjustment | Floor) -> str:
+    if isinstance(rule, Floor):
+        if rule.min_price is not None:
+            return f"minimum {rule.min_price}"
+        return f"at most {_pct(rule.max_discount)} off list"
+    value = rule.value
+    return {"discount": f"discount {_pct(value)}", "markup": f"markup {_pct(value)}",
+            "amount_off": f"{value} off", "price": f"price {value}"}[rule.kind]
+
+
+def _pct(fraction) -> str:
+    return f"{(fraction * 100).normalize():f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The rules one SKU can meet in one chain: adjustment groups by priority, and floors."""
+
+    groups: tuple[tuple[int, tuple[CompiledRule, ...]], ...]
+    floors: tuple[CompiledRule, ...]
+
+
+class ChainIndex:
+    """The rules of one chain of books, indexed so that a line meets only its candidate rules."""
+
+    def __init__(self, program: PricingProgram, book_ids: tuple[str, ...]):
+        self.program = program
+        self.book_ids = book_ids
+        rules: list[CompiledRule] = []
+        for book_id in reversed(book_ids):  # the list book's rules first, then the more specific books'
+            rules.extend(program.rules_by_book[book_id])
+        self.rules = tuple(rules)
+        # order within a priority: the list book's rules first, then each more specific book's, in file order
+        self.position = {id(r): i for i, r in enumerate(self.rules)}
+        self.by_product: dict[str, list[CompiledRule]] = defaultdict(list)
+        self.by_category: dict[str, list[CompiledRule]] = defaultdict(list)
+        self.by_family: dict[str, list[CompiledRule]] = defaultdict(list)
+        self.by_account: dict[str, list[CompiledRule]] = defaultdict(list)
+        self.anywhere: list[CompiledRule] = []
+        self.quote_wide: list[CompiledRule] = []
+        for r in self.rules:
+            # file each rule under its most selective target; targets() checks the others
+            if r.products:
+                for key in r.products:
+                    self.by_product[key].append(r)
+            elif r.categories:
+                for key in r.categories:
+                    self.by_category[key].append(r)
+            elif r.families:
+                for key in r.families:
+                    self.by_family[key].append(r)
+            elif r.accounts:
+                for key in r.accounts:
+                    self.by_account[key].append(r)
+            elif r.quote_level:
+                self.quote_wide.append(r)  # judged once per quote; only the ones that hold meet lines
+            else:
+                self.anywhere.append(r)
+        self.quote_rules = tuple(r for r in self.rules if r.quote_level)
+        self._candidates: dict[tuple[str, str | None, str | None], Candidates] = {}
+        self._quote_program = None
+        self._lock = threading.Lock()
+
+    def candidates(self, sku: str, category: str, family: str, account: str | None, parent: str | None) -> Candidates:
+        """The adjustments (grouped by priority) and floors that target this SKU for this account.
+
+        Rules that target every line and have a quote-level condition are not among them: the few
+        that hold for a quote are merged in by `with_quote_wide`.
+        """
+        key = (sku, account, parent)
+        found = self._candidates.get(key)
+        if found is not None:
+            return found
+        found_in = [self.by_product.get(sku, ()), self.by_category.get(category, ()),
+                    self.by_family.get(family, ()), self.anywhere]
+        found_in += [self.by_account.get(a, ()) for a in (account, parent) if a]
+        pool = {id(r): r for rules in found_in for r in rules}
+        chosen = sorted(
+            (r for r in pool.values() if r.targets(sku, category, family)
+             and (not r.accounts or account in r.accounts or parent in r.accounts)),
+            key=lambda r: (r.priority, self.position[id(r)]),
+        )
+        groups: dict[int, list[CompiledRule]] = {}
+        floors = []
+        for r in chosen:
+            if r.kind == "floor":
+                floors.append(r)
+            else:
+                groups.setdefault(r.priority, []).append(r)
+        found = Candidates(tuple((p, tuple(rs)) for p, rs in groups.items()), tuple(floors))
+        if len(self._candidates) >= _CANDIDATE_CACHE_LIMIT:
+            self._candidates.clear()
+        self._candidates[key] = found
+        return found
+
+    def quote_program(self):
+        """The durable_rules program judging this chain's quote-level conditions (built on first use)."""
+        if self._quote_program is None:
+            with self._lock:
+                if self._quote_program is None:
+                    from cpq.rules_engine import RuleProgram
+
+                    conditions = [(r.id, r.rule.when.symbolic) for r in self.quote_rules]
+                    self._quote_program = RuleProgram(conditions, "promotions")
+        return self._quote_program
+
+
+class PricingProgram:
+    """Everything pricing compiles from one Ruleset: formulas, rule conditions, indexes per chain."""
+
+    def __init__(self, ruleset: Ruleset):
+        # no reference to the Ruleset itself: the cache below lives only as long as the Ruleset does
+        self.version = ruleset.version
+        self.pricebooks = ruleset.pricebooks
+        self.products = ruleset.products
+        self.options = ruleset.options
+        self.approval_policies = ruleset.approval_policies
+        self.discount_limits = ruleset.discount_limits
+        self.registry = SubtotalRegistry()
+        self.formulas: dict[int, CompiledExpression] = {}  # id(PriceEntry) → compiled formula
+        self.rules_by_book: dict[str, tuple[CompiledRule, ...]] = {}
+        order = 0
+        for book in ruleset.pricebooks.values():
+            for entries in book.prices.values():
+                for entry in entries:
+                    if entry.formula is not None:
+                        self.formulas[id(entry)] = compile_expression(entry.formula.symbolic, self.registry)
+            compiled = []
+            for rule in (*book.adjustments, *book.floors):
+                compiled.append(_compile_rule(rule, book, order, self.registry))
+                order += 1
+            self.rules_by_book[book.id] = tuple(compiled)
+        self.sku_info: dict[str, tuple[str, str, str]] = {}  # sku → (name, category, family)
+        self.numeric_attributes: dict[str, tuple[tuple[str, Fraction], ...]] = {}  # for bundle.<attr>
+        for o in ruleset.options.values():
+            self.sku_info[o.id] = (o.name, o.category, o.family)
+            self.numeric_attributes[o.id] = tuple(
+                (k, Fraction(v)) for k, v in o.attributes.items() if isinstance(v, int | Decimal) and not isinstance(v, bool))
+        self.allowed_options: dict[str, frozenset[str]] = {}
+        for p in ruleset.products.values():
+            self.sku_info[p.id] = (p.name, p.category, p.family)
+            self.allowed_options[p.id] = frozenset(p.option_ids)
+        self.approval_conditions = {
+            p.id: compile_expression(p.when.symbolic, self.registry) for p in ruleset.approval_policies
+        }
+        self._chains: dict[tuple[str, ...], ChainIndex] = {}
+        self._approvals = None
+        self._lock = threading.Lock()
+
+    def chain_index(self, book_ids: tuple[str, ...]) -> ChainIndex:
+        index = self._chains.get(book_ids)
+        if index is None:
+            with self._lock:
+                index = self._chains.get(book_ids)
+                if index is None:
+                    index = self._chains[book_ids] = ChainIndex(self, book_ids)
+        return index
+
+    def approval_program(self):
+        """The durable_rules program of the Ruleset's approval policies (built on first use)."""
+        if self._approvals is None:
+            with self._lock:
+                if self._approvals is None:
+                    from cpq.rules_engine import RuleProgram
+
+                    self._approvals = RuleProgram(
+                        [(p.id, p.when.symbolic) for p in self.approval_policies], "approvals")
+        return self._approvals
+
+
+_programs: dict[int, tuple[weakref.ref, PricingProgram]] = {}
+_programs_lock = threading.RLock()  # re-entrant: a weakref callback may run inside it
+
+
+def pricing_program(ruleset: Ruleset) -> PricingProgram:
+    """The compiled pricing of this Ruleset, built once and shared while the Ruleset lives."""
+    key = id(ruleset)
+    held = _programs.get(key)
+    if held is not None and held[0]() is ruleset:
+        return held[1]
+    with _programs_lock:
+        held = _programs.get(key)
+        if held is not None and held[0]() is ruleset:
+            return held[1]
+        program = PricingProgram(ruleset)
+        _programs[key] = (weakref.ref(ruleset, _forget(key)), program)
+        return program
+
+
+def _forget(key: int):
+    def forget(ref: weakref.ref) -> None:
+        with _programs_lock:
+            if key in _programs and _programs[key][0] is ref:
+                del _programs[key]
+
+    return forget
+

@@ -1,0 +1,1 @@
+"""Use cases between the REST resources and the core (the service layer)."""
