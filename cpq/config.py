@@ -20,6 +20,8 @@ def from_environment() -> dict:
         "TEMPLATES_DIR": _path("CPQ_TEMPLATES_DIR", PROJECT_ROOT / "templates"),
         "DATABASE_URL": os.environ.get("CPQ_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'instance' / 'cpq.db'}"),
         "SECRET_KEY": os.environ.get("CPQ_SECRET_KEY", "dev-only-change-me"),
+        # request bodies above this many bytes are refused with 413 before they are read
+        "MAX_CONTENT_LENGTH": int(os.environ.get("CPQ_MAX_BODY_BYTES", 2 * 1024 * 1024)),
         # flask-smorest / OpenAPI
         "API_TITLE": "cpq",
         "API_VERSION": "v1",

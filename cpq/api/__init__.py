@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from cpq.errors import CPQError
@@ -19,8 +20,34 @@ def problem(status: int, code: str, title: str, detail: str, **extra):
     return response
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details: every 4xx/5xx body has this shape (extra members give details)."""
+
+    class Meta:
+        unknown = INCLUDE  # RFC 9457 extension members (errors, allowed, line, …)
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "stable machine-readable error code"})
+    errors = fields.Raw(metadata={"description": "the problems found, by field or by rule"})
+    allowed = fields.List(fields.String(), metadata={"description": "actions allowed in the current state"})
+
+
 class CPQApi(Api):
-    """flask-smorest Api whose HTTP errors use the service's problem shape."""
+    """flask-smorest Api whose HTTP errors use the service's problem shape (documented as `default`)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # the error responses are documented as what they are: application/problem+json
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

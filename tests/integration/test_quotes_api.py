@@ -247,3 +247,18 @@ def test_twenty_concurrent_edits_with_the_same_etag_let_exactly_one_win(api):
     final = api("GET", f"/api/v1/quotes/{number}", "sales@example.com")
     assert final.json["lines"][0]["quantity"] == winner.json["lines"][0]["quantity"]
     assert final.headers["ETag"] == f'"{number}.2"'
+
+
+def test_an_oversized_body_is_refused_with_a_413_problem(api):
+    line = {**SERVER, "group": "x" * 100}
+    huge = {"account_id": "UMBRELLA", "lines": [line] * 30000}
+    response = api("POST", "/api/v1/quotes", "sales@example.com", json=huge)
+    assert response.status_code == 413
+    assert response.json["code"] == "request_entity_too_large"
+
+
+def test_too_many_lines_is_a_422(api):
+    response = api("POST", "/api/v1/quotes", "sales@example.com",
+                   json={"account_id": "UMBRELLA", "lines": [SERVER] * 501})
+    assert response.status_code == 422
+    assert "lines" in response.json["errors"]["json"]
