@@ -11,14 +11,14 @@ from marshmallow import Schema, fields, validate
 from cpq.accounts import can_see_account
 from cpq.api.auth import BEARER, current_user
 from cpq.errors import CPQError, InvalidInput, NotFound
-from cpq.quotes.revision import account_fields
-from cpq.services.quotes import visible_priced
-from cpq.store import engine
-from cpq.store.people import all_accounts
 from cpq.pricing.engine import price_quote
 from cpq.pricing.report import quote_as_json
 from cpq.pricing.request import PriceRequestSchema, build_quote
+from cpq.quotes.revision import account_fields
 from cpq.rulesets import active_ruleset
+from cpq.services.quotes import visible_priced
+from cpq.store import engine
+from cpq.store.people import all_accounts
 
 blp = Blueprint("pricing", __name__, url_prefix="/api/v1", description="Price quotes: lines, waterfall, totals")
 

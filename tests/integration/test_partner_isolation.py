@@ -49,7 +49,7 @@ def test_partner_a_cannot_reach_partner_bs_objects_through_any_endpoint(two_part
             if method not in ("get", "post", "patch", "put", "delete"):
                 continue
             headers = {**bearer(acme), "If-Match": etag}
-            response = client.open(url, method=method.upper(), json=BODIES.get((method, path), None), headers=headers)
+            response = client.open(url, method=method.upper(), json=BODIES.get((method, path)), headers=headers)
             walked.append((method, path, response.status_code))
             assert response.status_code in (403, 404), (method, path, response.status_code, response.json)
             assert beta_quote not in response.get_data(as_text=True).replace(f"quote '{beta_quote}'", "")
