@@ -166,7 +166,7 @@ class QuoteFilterSchema(Schema):
 
     state = fields.String(validate=validate.OneOf(STATES))
     account_id = fields.String(validate=validate.Length(max=64))
-    owner_id = fields.Integer()
+    owner_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     number = fields.String(validate=validate.Length(max=32), metadata={"description": "number prefix"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=service.MAX_PAGE))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))

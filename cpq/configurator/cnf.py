@@ -170,14 +170,11 @@ class CNF:
             return -self.TRUE
         width = max(len(bits), k.bit_length())
         result = self.TRUE  # the empty suffix compares equal
+        # built from the least significant bit up: with le(j) = "bits 0..j ≤ k's bits 0..j",
+        # le(j) = ¬b ∨ le(j−1) where k has a 1, and ¬b ∧ le(j−1) where it has a 0
         for j in range(width):
             bit = bits[j] if j < len(bits) else -self.TRUE
-            if (k >> j) & 1:
-                # this bit may be 1 only if the lower bits are ≤ too... built LSB first:
-                # le(j) = (¬b ∧ True) ∨ (b ↔ 1 ∧ le(j-1)) = ¬b ∨ le(j-1)
-                result = self.or_gate([-bit, result])
-            else:
-                result = self.and_gate([-bit, result])
+            result = self.or_gate([-bit, result]) if (k >> j) & 1 else self.and_gate([-bit, result])
         return result
 
     def int_ge(self, x: IntVar, v: int) -> int:
@@ -231,9 +228,7 @@ class CNF:
         cached = self._gates.get(key)
         if cached is not None:
             return cached
-        if all(w > bound for w, _ in weighted):
-            result = self.and_gate(-lit for _, lit in weighted)
-        elif all(w == 1 for w, _ in weighted) and bound == 0:
+        if all(w > bound for w, _ in weighted) or all(w == 1 for w, _ in weighted) and bound == 0:
             result = self.and_gate(-lit for _, lit in weighted)
         elif all(w == 1 for w, _ in weighted) and bound == len(weighted) - 1:
             result = self.or_gate(-lit for _, lit in weighted)

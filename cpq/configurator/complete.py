@@ -7,7 +7,7 @@ does not depend on the solver's history. Quantities then go to the asked or defa
 or the nearest feasible one.
 
 Objective "cheapest": weighted MaxSAT (RC2 from python-sat) minimising Σ list price × quantity,
-with each quantity bit weighted by its place value; ties go to the defaults, then to fewer options.
+with each quantity bit weighted by its place value; ties go to the defaults and smaller quantities.
 """
 
 from __future__ import annotations
@@ -116,16 +116,16 @@ def cheapest_completion(model: CompiledProduct, assumptions: Assumptions, outcom
     wcnf.extend([clause for _, clause in model.bodies])
     wcnf.extend([[lit] for lit in base])
     scale = _scale(prices)
-    tie = len(model.option_ids) + 2
+    # ties (which never outweigh one minor unit of price): defaults first, then smaller quantities
+    tie = 2 + len(model.option_ids) + sum(v.hi - v.lo for v in model.qty.values())
     preferred = preferred_options(model, outcome)
     for o in model.option_ids:
         var = model.qty[o]
         unit = int(Decimal(prices.get(o, 0)) * scale)
-        if unit > 0:
-            if var.lo:
-                wcnf.append([-var.active], weight=unit * var.lo * tie)
-            for j, b in enumerate(var.bits):
-                wcnf.append([-b], weight=unit * (1 << j) * tie)
+        if unit > 0 and var.lo:
+            wcnf.append([-var.active], weight=unit * var.lo * tie)
+        for j, b in enumerate(var.bits):
+            wcnf.append([-b], weight=unit * (1 << j) * tie + (1 << j))
         wcnf.append([var.active] if o in preferred else [-var.active], weight=1)
     with RC2(wcnf, solver="g4") as rc2:
         found = rc2.compute()

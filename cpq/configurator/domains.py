@@ -87,6 +87,23 @@ class _Coverage:
                 and (s.atoms & self.atoms_pos) == self.atoms_pos and not s.atoms & self.atoms_neg
                 and all(s.ints[i] == v for i, v in self.ints.items()))
 
+    def scan(self, solutions: list[Solution]) -> None:
+        """Take every known solution that fits the assumptions (the hot loop of a step)."""
+        pos, neg = self.pos, self.neg
+        if self.atoms_pos or self.atoms_neg or self.ints:
+            fitting = [s for s in solutions if self.fits(s)]
+        else:
+            fitting = [s for s in solutions if s.chosen & pos == pos and not s.chosen & neg]
+        true = 0
+        for s in fitting:
+            true |= s.chosen
+        false = 0
+        for s in fitting:
+            false |= ~s.chosen
+        self.consistent.extend(fitting)
+        self.true |= true
+        self.false |= false & self.full
+
     def add(self, s: Solution) -> None:
         self.consistent.append(s)
         self.true |= s.chosen
@@ -99,9 +116,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     solver = model.main_solver()
     base = assumptions.literals()
     cover = _Coverage(model, assumptions)
-    for s in model.solutions:
-        if cover.fits(s):
-            cover.add(s)
+    cover.scan(model.solutions)
     calls = 0
     if not cover.consistent:
         calls += 1
@@ -109,6 +124,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             return DomainResult(False, {}, {}, calls)
         _found(model, cover, solver.get_model())
     ok, implied = solver.propagate(assumptions=base)
+    hidden = _hidden(model, set(implied) if ok else set())
     option_ids = model.option_ids
     sel = model.sel
     first = model.first_option_var  # option i is variable first + i
@@ -127,18 +143,22 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     need_true = full & ~cover.true & ~forced_false
     need_false = full & ~cover.false & ~forced_true
     # a value proven impossible earlier by choices that are all still made stays impossible
-    memo = model.blocked_memo.setdefault(assumptions.context, {})
+    memo = model.blocked_memo.setdefault(assumptions.context, _Memo())
     made = {_key(c) for c, _ in assumptions.choices}
-    for sign in (1, -1):
-        mask = need_true if sign > 0 else need_false
-        for i in _bits(mask):
-            if any(because <= made for because in memo.get(sign * (first + i), ())):
-                if sign > 0:
-                    need_true &= ~(1 << i)
-                    blocked_true |= 1 << i
-                else:
-                    need_false &= ~(1 << i)
-                    blocked_false |= 1 << i
+    blocked_true |= need_true & memo.root_true
+    blocked_false |= need_false & memo.root_false
+    need_true &= ~memo.root_true
+    need_false &= ~memo.root_false
+    for lit, proofs in memo.by_literal.items():
+        i = abs(lit) - first
+        pending = need_true if lit > 0 else need_false
+        if (pending >> i) & 1 and any(because <= made for because in proofs):
+            if lit > 0:
+                need_true &= ~(1 << i)
+                blocked_true |= 1 << i
+            else:
+                need_false &= ~(1 << i)
+                blocked_false |= 1 << i
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
     while need_true or need_false:
         if need_true:
@@ -150,22 +170,22 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
         calls += 1
         # favour every value still unproven, so that each solution proves as many as it can
         # (python-sat replaces the whole phase vector on each call, so the list is always complete)
-        solver.set_phases([first + j for j in _bits(need_true)] + [-(first + j) for j in _bits(need_false & ~need_true)])
+        solver.set_phases(_literals(need_true, first, 1) + _literals(need_false & ~need_true, first, -1))
         if solver.solve(assumptions=[*base, target]):
             s = _found(model, cover, solver.get_model())
             need_true &= ~s.chosen
             need_false &= s.chosen
             continue
         core = solver.get_core() or ()
-        memo.setdefault(target, []).append(frozenset(lit_choice[x] for x in core if x in lit_choice))
+        memo.add(target, first, frozenset(lit_choice[x] for x in core if x in lit_choice))
         if target > 0:
             need_true &= ~(1 << i)
             blocked_true |= 1 << i
         else:
             need_false &= ~(1 << i)
             blocked_false |= 1 << i
-    if sum(len(v) for v in memo.values()) > MAX_MEMO:
-        memo.clear()
+    if memo.size > MAX_MEMO:
+        model.blocked_memo.pop(assumptions.context, None)
     finder = ReasonFinder(model, assumptions) if reasons else None
     chosen = {c.target for c, _ in assumptions.choices if c.kind == "option"}
     excluded = {c.target for c, _ in assumptions.choices if c.kind == "excluded"}
@@ -187,7 +207,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             reason = finder.why(sel[o] if state == "blocked" else -sel[o], o)
             if reason is not None:
                 dom.reasons.append(reason)
-                dom.hidden = state == "blocked" and any(r.kind == "filter" for r in reason.rules)
+        dom.hidden = o in hidden and not selectable
         result[o] = dom
     components: dict[str, tuple[int, int]] = {}
     if quantities:
@@ -205,12 +225,55 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     return DomainResult(True, result, components, calls)
 
 
+class _Memo:
+    """Values proven impossible, with the choices each proof used (empty: impossible outright)."""
+
+    def __init__(self) -> None:
+        self.root_true = 0  # options that can never be chosen (in this context)
+        self.root_false = 0  # options that can never be left out
+        self.by_literal: dict[int, list[frozenset]] = {}
+        self.size = 0
+
+    def add(self, lit: int, first: int, because: frozenset) -> None:
+        if not because:
+            if lit > 0:
+                self.root_true |= 1 << (lit - first)
+            else:
+                self.root_false |= 1 << (-lit - first)
+        else:
+            self.by_literal.setdefault(lit, []).append(because)
+            self.size += 1
+
+
+def _hidden(model: CompiledProduct, true: set[int]) -> set[str]:
+    """Options a filter rule hides under these assumptions (its condition holds)."""
+    out: set[str] = set()
+    for rule, check in zip(model.rules, model.checks, strict=True):
+        if rule.kind == "filter" and (check.when is None or check.when == model.cnf.TRUE or check.when in true):
+            out.update(check.options)
+    return out
+
+
 def _bits(mask: int):
     """Indexes of the set bits of a mask, lowest first."""
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+_BYTE_BITS = tuple(tuple(k for k in range(8) if (byte >> k) & 1) for byte in range(256))
+
+
+def _literals(mask: int, first: int, sign: int) -> list[int]:
+    """sign × (first + i) for every set bit i of the mask, a byte at a time."""
+    out: list[int] = []
+    data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    for k, byte in enumerate(data):
+        if byte:
+            base = first + 8 * k
+            out.extend(sign * (base + b) for b in _BYTE_BITS[byte])
+    return out
 
 
 def _found(model: CompiledProduct, cover: _Coverage, assignment) -> Solution:

@@ -11,7 +11,9 @@ in a conflict: the selectors are assumptions, so they show up in UNSAT cores).
 
 from __future__ import annotations
 
+import sys
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +32,9 @@ from cpq.ruleset.scopes import bind_text_fields
 # assumption-based calls of a domain computation fastest among the solvers python-sat ships.
 SOLVER_NAME = "glucose4"
 MAX_CACHED_MODELS = 32
-MAX_CACHED_SOLUTIONS = 2000
+MAX_CACHED_SOLUTIONS = 4000
+WARM_UP_SECONDS = 0.5
+WARM_UP_SOLUTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class CompiledProduct:
         self._context_cache: OrderedDict[tuple, tuple[int, ...]] = OrderedDict()
         self.solutions: list[Solution] = []
         self.reason_cache: dict[tuple, list] = {}
-        self.blocked_memo: dict[tuple, dict[int, list[frozenset]]] = {}
+        self.blocked_memo: dict[tuple, object] = {}  # context → domains._Memo
         self.programs: dict[str, object] = {}
 
     # ------------------------------------------------------------------ compilation
@@ -214,7 +218,9 @@ class CompiledProduct:
             features = {f.id: f for f in self.product.features}
             groups = tuple(features[col].options for col in c.columns)
             rows = tuple(tuple(cell for cell in row if cell != "*") for row in c.rows)
-            if c.allowed:
+            if c.allowed and all(features[col].max == 1 for col in c.columns):
+                body = [guard + clause for clause in self._table_mdd(groups, c.rows)]
+            elif c.allowed:
                 chosen = [cnf.or_gate(sel[o] for o in group) for group in groups]
                 row_lits = [cnf.implies_all(sel[o] for o in row) for row in rows]
                 body = [guard + [-x for x in chosen] + row_lits]
@@ -223,6 +229,64 @@ class CompiledProduct:
             check = _Check("table", when=when, groups=groups, rows=rows, allowed=c.allowed)
             options = tuple(o for group in groups for o in group)
         self._add_rule(c.id, c.kind, c.message, c.source, options + mentioned, body, check)
+
+    def _table_mdd(self, groups: tuple[tuple[str, ...], ...], rows) -> list[list[int]]:
+        """Clauses of an allowed-rows table whose columns each hold at most one option.
+
+        The rows become a decision diagram (one level per column, identical sub-diagrams shared,
+        `*` expanded to every option) with one variable per node: "the chosen options follow a
+        path through this node". Forward: node ∧ option → the child on that option's edge (no
+        edge: → false). Backward: a chosen option needs some node of its level with that edge.
+        The root is "every column has a chosen option", so a partly chosen table is not judged.
+        """
+        cnf, sel = self.cnf, self.sel
+        levels = len(groups)
+        nodes: dict[tuple, int] = {}  # (level, edges) → node id
+        memo: dict[tuple[int, frozenset], object] = {}
+        edges_of: list[tuple[int, dict[str, object]]] = []  # node id → (level, option → child)
+        terminal = "T"
+
+        def build(level: int, suffixes: frozenset):
+            if level == levels:
+                return terminal
+            key = (level, suffixes)
+            if key in memo:
+                return memo[key]
+            by_option: dict[str, set] = {}
+            for suffix in suffixes:
+                cell, rest = suffix[0], suffix[1:]
+                for option in (groups[level] if cell == "*" else (cell,)):
+                    by_option.setdefault(option, set()).add(rest)
+            edges = {o: build(level + 1, frozenset(r)) for o, r in by_option.items()}
+            signature = (level, tuple(sorted((o, child) for o, child in edges.items())))
+            node = nodes.get(signature)
+            if node is None:
+                node = nodes[signature] = len(edges_of)
+                edges_of.append((level, edges))
+            memo[key] = node
+            return node
+
+        root = build(0, frozenset(tuple(r) for r in rows))
+        if root == terminal:
+            return []
+        var = {n: cnf.new_var() for n in range(len(edges_of))}
+        active = cnf.and_gate(cnf.or_gate(sel[o] for o in group) for group in groups)
+        clauses = [[-active, var[root]]]
+        at_level: dict[int, list[int]] = {}
+        for n, (level, edges) in enumerate(edges_of):
+            at_level.setdefault(level, []).append(n)
+            for option in groups[level]:
+                child = edges.get(option)
+                if child is None:
+                    clauses.append([-var[n], -sel[option]])
+                elif child != terminal:
+                    clauses.append([-var[n], -sel[option], var[child]])
+        for level, members in at_level.items():
+            for option in groups[level]:
+                having = [var[n] for n in members if option in edges_of[n][1]]
+                if len(having) < len(members):
+                    clauses.append([-active, -sel[option], *having])
+        return clauses
 
     def _formula_rule(self, rule_id: str, kind: str, message: str, source: Source | None, formula) -> None:
         body = [self._clause(part) for part in _conjuncts(formula)]
@@ -283,8 +347,7 @@ class CompiledProduct:
     def solution_from(self, model: Sequence[int]) -> Solution:
         first = self.first_option_var
         n = len(self.option_ids)
-        # bit i ⇔ option i chosen; built as a binary numeral, most significant (last option) first
-        chosen = int(bytes(map(_POSITIVE, reversed(model[first - 1:first - 1 + n]))).translate(_DIGITS) or b"0", 2)
+        chosen = signs_to_mask(model[first - 1:first - 1 + n])
         atoms = 0
         for k, (_, var) in enumerate(self.atom_list):
             if model[var - 1] > 0:
@@ -292,14 +355,46 @@ class CompiledProduct:
         ints = tuple(_int_value(v, model) for v in self.counted)
         return Solution(chosen, atoms, ints)
 
+    def warm_up(self, seconds: float = WARM_UP_SECONDS, count: int | None = None) -> int:
+        """Seed the solution cache with varied full solutions (random phases), within a time budget.
+
+        A cache whose solutions cover each option in many different surroundings keeps proving
+        values possible after a choice that no earlier step happened to need.
+        """
+        import random
+        import time
+
+        rng = random.Random(len(self.option_ids))
+        solver = self.main_solver()
+        limit = count if count is not None else min(WARM_UP_SOLUTIONS, 8 * len(self.option_ids))
+        variables = [self.sel[o] for o in self.option_ids]
+        deadline = time.perf_counter() + seconds
+        made = 0
+        with self.lock:
+            while made < limit and time.perf_counter() < deadline:
+                solver.set_phases([v if rng.random() < 0.5 else -v for v in variables])
+                if not solver.solve():
+                    break
+                self.remember(self.solution_from(solver.get_model()))
+                made += 1
+        return made
+
     def remember(self, solution: Solution) -> None:
         self.solutions.append(solution)
         if len(self.solutions) > MAX_CACHED_SOLUTIONS:
             del self.solutions[: MAX_CACHED_SOLUTIONS // 4]
 
 
-_POSITIVE = (0).__lt__
-_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+_SIGN_BYTE = slice(3, None, 4) if sys.byteorder == "little" else slice(0, None, 4)
+_SIGN_DIGITS = bytes.maketrans(b"\x00\xff", b"10")
+
+
+def signs_to_mask(literals: Sequence[int]) -> int:
+    """Bit i set ⇔ literals[i] > 0, done in C: the sign byte of each 32-bit int, read as a numeral."""
+    if not literals:
+        return 0
+    signs = array("i", literals).tobytes()[_SIGN_BYTE]
+    return int(signs[::-1].translate(_SIGN_DIGITS), 2)
 
 
 def _int_value(v: IntVar, model: Sequence[int]) -> int:
@@ -333,6 +428,7 @@ def compiled_product(ruleset: Ruleset, product_id: str) -> CompiledProduct:
             _models.move_to_end(key)
             return model
     model = CompiledProduct(ruleset, ruleset.products[product_id])
+    model.warm_up()
     with _models_lock:
         model = _models.setdefault(key, model)
         _models.move_to_end(key)

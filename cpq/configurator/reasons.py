@@ -48,7 +48,7 @@ def context_facts(model: CompiledProduct, lits) -> tuple[str, ...]:
 
 
 MAX_MINIMISED = 16  # cores up to this many choices + rules are shrunk to a minimal one …
-MINIMISE_UP_TO_RULES = 300  # … in products with at most this many rules (reasons for people)
+MINIMISE_UP_TO_RULES = 100  # … in products with at most this many rules (catalog products; not CLib-sized models)
 MAX_CACHED_REASONS = 50_000
 
 

@@ -19,8 +19,8 @@ from cpq.configurator.model import CompiledProduct, quantity_bounds
 from cpq.configurator.reasons import Reason, ReasonFinder
 from cpq.configurator.selection import Choice, assumptions_for
 from cpq.configurator.translate import CONTEXT_NAMES
-from cpq.ruleset.scopes import bind_text_fields
 from cpq.rules_engine import RuleProgram, RuleProgramError
+from cpq.ruleset.scopes import bind_text_fields
 
 MAX_ROUNDS = 10
 

@@ -53,6 +53,13 @@ class ImportedModel:
         return sum(len(f.options) for f in self.features)
 
 
+# Names an expression would read as something else (keywords, functions, context groups).
+RESERVED = frozenset({
+    "and", "or", "not", "in", "true", "false", "sum", "count", "min", "max", "abs", "if", "subtotal",
+    "context", "account", "product", "quote", "line", "bundle", "qty", "quantity", "category", "cost",
+})
+
+
 class IdMaker:
     """Turns arbitrary names into unique ids that match the rule format's id pattern."""
 
@@ -68,6 +75,8 @@ class IdMaker:
             text = f"{prefix}{'_' if text and text[0] != '_' else ''}{text}"
         if not ID_PATTERN.match(text):  # pragma: no cover - the substitutions above make it match
             text = prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", text)
+        if text.lower() in RESERVED:
+            text += "_"
         candidate, n = text, 2
         while candidate.lower() in self.used:
             candidate = f"{text}_{n}"

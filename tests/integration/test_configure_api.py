@@ -46,9 +46,11 @@ def test_a_filter_rule_hides_an_option_for_the_context(client):
 
 
 def test_quantities_come_back_as_feasible_ranges(client):
-    response = client.post("/api/v1/products/SRV-1U/configure", json={"options": {"SSD-960": 3}})
+    empty = client.post("/api/v1/products/SRV-1U/configure", json={})
+    response = client.post("/api/v1/products/SRV-1U/configure", json={"options": {"SSD-960": 3, "SSD-1920": True}})
 
-    assert option(response.json, "SSD-960")["quantity"] == {"min": 1, "max": 4}
+    assert option(empty.json, "SSD-960")["quantity"] == {"min": 1, "max": 4}
+    assert option(response.json, "SSD-960")["quantity"] == {"min": 3, "max": 3}
     assert option(response.json, "SSD-1920")["quantity"] == {"min": 1, "max": 1}
 
 
