@@ -19,15 +19,19 @@ endef
 .PHONY: help install install-test system-deps db run test lint clean
 
 help:
-	@echo "make run    - install into $(VENV), prepare instance/cpq.db, serve on http://$(HOST):$(PORT)"
+	@echo "make run    - install into $(VENV), prepare instance/cpq.db, serve on http://$(HOST):$(PORT) with the order worker"
 	@echo "make test   - install test dependencies into $(VENV) and run the whole suite"
 	@echo "make install / make lint / make clean"
 
-# System libraries WeasyPrint needs (Pango, HarfBuzz).
-SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
+# System libraries WeasyPrint needs (Pango, HarfBuzz; HarfBuzz-subset makes embedding fonts fast).
+SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0 libharfbuzz-subset.so.0
+# Fonts of quote PDFs: Inter (Latin), Noto Sans CJK (Chinese), DejaVu (fallback, monospace hashes).
+SYSTEM_FONTS := "Inter" "Noto Sans CJK SC" "DejaVu Sans Mono"
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig fonts-dejavu-core \
+  fonts-inter fonts-noto-cjk
 system-deps:
 	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	for font in $(SYSTEM_FONTS); do fc-list "$$font" 2>/dev/null | grep -q . || missing="$$missing font:$${font// /-}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "cpq: missing system libraries/fonts:$$missing"; \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -59,8 +63,11 @@ db: install
 	$(BIN)/cpq db upgrade
 	$(BIN)/cpq db seed
 
+# The order worker runs beside gunicorn; Ctrl-C (or gunicorn ending) stops both.
 run: install db
 	$(BIN)/cpq lint
+	@trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(BIN)/cpq worker & worker=$$!; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
 test: install-test

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-ROLES = ("buyer", "sales", "sales_manager", "partner", "pricing_admin", "admin")
+ROLES = ("buyer", "sales", "sales_manager", "partner", "pricing_admin", "admin", "order_manager")
 # Roles that see every account (and cost/margin data).
 ALL_ACCOUNTS = frozenset({"sales_manager", "pricing_admin", "admin"})
 SEES_COST = frozenset({"sales_manager", "pricing_admin", "admin"})

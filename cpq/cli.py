@@ -126,10 +126,18 @@ from cpq.cli_people import register as _register_people  # noqa: E402 - after th
 
 _register_people(main, db)
 
+from cpq.orders.cli import register as _register_orders  # noqa: E402 - `cpq worker`
+
+_register_orders(main)
+
 
 from cpq.importers.cli import import_group  # noqa: E402 - registered after the commands above
 
 main.add_command(import_group)
+
+from cpq.documents.cli import register as _register_documents  # noqa: E402 - `cpq quote pdf`
+
+_register_documents(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

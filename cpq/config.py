@@ -22,6 +22,21 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("CPQ_SECRET_KEY", "dev-only-change-me"),
         # request bodies above this many bytes are refused with 413 before they are read
         "MAX_CONTENT_LENGTH": int(os.environ.get("CPQ_MAX_BODY_BYTES", 2 * 1024 * 1024)),
+        # orders (docs/order-management.md): which order management receives orders, and how the
+        # outbox worker sends them
+        "OMS_CONNECTOR": os.environ.get("CPQ_OMS_CONNECTOR", "builtin"),  # builtin | http
+        "OMS_URL": os.environ.get("CPQ_OMS_URL", ""),
+        "OMS_TOKEN": os.environ.get("CPQ_OMS_TOKEN", ""),
+        "OMS_CA_BUNDLE": os.environ.get("CPQ_OMS_CA_BUNDLE", ""),  # a private CA; verification stays on
+        "OMS_CONNECT_TIMEOUT": float(os.environ.get("CPQ_OMS_CONNECT_TIMEOUT", 5)),
+        "OMS_READ_TIMEOUT": float(os.environ.get("CPQ_OMS_READ_TIMEOUT", 15)),
+        "ORDER_ON_ACCEPT": os.environ.get("CPQ_ORDER_ON_ACCEPT", "true").lower() in ("1", "true", "yes"),
+        "ORDER_SPLIT_BY": os.environ.get("CPQ_ORDER_SPLIT_BY", ""),  # a line field; empty = one order
+        "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("CPQ_OUTBOX_MAX_ATTEMPTS", 8)),
+        "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("CPQ_OUTBOX_BACKOFF_SECONDS", 2)),
+        "OUTBOX_BACKOFF_MAX_SECONDS": float(os.environ.get("CPQ_OUTBOX_BACKOFF_MAX_SECONDS", 300)),
+        "OUTBOX_LEASE_SECONDS": float(os.environ.get("CPQ_OUTBOX_LEASE_SECONDS", 60)),
+        "WORKER_POLL_SECONDS": float(os.environ.get("CPQ_WORKER_POLL_SECONDS", 1)),
         # flask-smorest / OpenAPI
         "API_TITLE": "cpq",
         "API_VERSION": "v1",

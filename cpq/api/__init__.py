@@ -64,8 +64,9 @@ class CPQApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from cpq.api import accounts, catalog, health, pricing, quotes
+    from cpq.api import accounts, catalog, health, orders, pricing, quotes
     from cpq.api import configure as configure_api
+    from cpq.api import documents as documents_api
 
     api = CPQApi(app, spec_kwargs={"info": {"description": "Configure, price and quote from rule files."}})
     api.spec.components.security_scheme(
@@ -76,6 +77,8 @@ def init_api(app: Flask) -> None:
     api.register_blueprint(accounts.blp)
     api.register_blueprint(configure_api.blp)
     api.register_blueprint(quotes.blp)
+    api.register_blueprint(orders.blp)
+    api.register_blueprint(documents_api.blp)
 
     @app.errorhandler(CPQError)
     def handle_cpq_error(error: CPQError):

@@ -15,9 +15,12 @@ ACCEPTED = "accepted"
 DECLINED = "declined"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
+ORDERING = "ordering"  # the order is queued in the outbox / being sent to order management
 ORDERED = "ordered"
+ORDER_FAILED = "order_failed"  # order management refused it, or sending gave up (dead letter)
 
-STATES = (DRAFT, PENDING_APPROVAL, APPROVED, REJECTED, SENT, ACCEPTED, DECLINED, EXPIRED, SUPERSEDED, ORDERED)
+STATES = (DRAFT, PENDING_APPROVAL, APPROVED, REJECTED, SENT, ACCEPTED, DECLINED, EXPIRED, SUPERSEDED, ORDERING,
+          ORDERED, ORDER_FAILED)
 
 # action → {from state: to state}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -30,10 +33,13 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "expire": {SENT: EXPIRED, DRAFT: EXPIRED, APPROVED: EXPIRED, PENDING_APPROVAL: EXPIRED},
     "supersede": {SENT: SUPERSEDED, APPROVED: SUPERSEDED, PENDING_APPROVAL: SUPERSEDED, REJECTED: SUPERSEDED,
                   DRAFT: SUPERSEDED, DECLINED: SUPERSEDED, EXPIRED: SUPERSEDED},
-    "order": {ACCEPTED: ORDERED},
+    # ordering again from ordered / order_failed: partial orders of what is left, or a new try after a failure
+    "order": {ACCEPTED: ORDERING, ORDERING: ORDERING, ORDERED: ORDERING, ORDER_FAILED: ORDERING},
+    "order_placed": {ORDERING: ORDERED},
+    "order_failed": {ORDERING: ORDER_FAILED},
     "revise": {DRAFT: DRAFT, REJECTED: DRAFT, APPROVED: DRAFT, PENDING_APPROVAL: DRAFT},
 }
-FINAL = frozenset({ACCEPTED, DECLINED, SUPERSEDED, ORDERED})
+FINAL = frozenset({ACCEPTED, DECLINED, SUPERSEDED, ORDERING, ORDERED, ORDER_FAILED})
 
 
 class IllegalTransition(CPQError):
@@ -49,7 +55,8 @@ class IllegalTransition(CPQError):
                          state=state, allowed=allowed)
 
 
-SYSTEM_ACTIONS = frozenset({"expire", "supersede"})  # done by the service itself, never asked for
+# done by the service itself (the outbox worker for the order ones), never asked for
+SYSTEM_ACTIONS = frozenset({"expire", "supersede", "order_placed", "order_failed"})
 
 
 def allowed_actions(state: str) -> list[str]:

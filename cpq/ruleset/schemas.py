@@ -20,7 +20,7 @@ from cpq.pricing.books import (
 from cpq.pricing.currency import MINOR_UNITS
 
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$")
-ROLES = ("buyer", "sales", "sales_manager", "partner", "pricing_admin", "admin")
+ROLES = ("buyer", "sales", "sales_manager", "partner", "pricing_admin", "admin", "order_manager")
 
 _id = validate.Regexp(
     ID_PATTERN,

@@ -1,4 +1,4 @@
-"""Quote use cases: create, revise, submit, approve, send, accept — one transaction each.
+"""Quote use cases: create, revise, submit, approve, send, accept, order — one transaction each.
 
 This is the service layer between the REST resources and the core: it checks who may do what,
 runs the lifecycle state machine, re-validates and re-prices every save through
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from cpq.accounts import User, can_see_account, sees_cost
 from cpq.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cpq.orders import service as orders
 from cpq.quotes import lifecycle
 from cpq.quotes.revision import (
     QuoteTerms,
@@ -308,7 +309,28 @@ def accept(conn: sa.Connection, user: User, number: str, if_match: str | None, n
                        current_document_hash=revision.document_hash)
     repo.update_revision(conn, quote.id, revision.revision, state=lifecycle.ACCEPTED, accepted_name=name.strip(),
                          accepted_by=user.id, accepted_at=repo.now())
-    repo.update_quote(conn, quote, state=lifecycle.ACCEPTED)
+    quote = repo.update_quote(conn, quote, state=lifecycle.ACCEPTED)
+    # the order is asked for in this same transaction: accepted if and only if queued (docs/order-management.md)
+    orders.queue_on_accept(conn, quote, repo.get_revision(conn, quote.id, revision.revision), today)
+    return view(conn, user, number, today)
+
+
+ORDERERS = ("sales", "sales_manager", "admin")
+
+
+def order(conn: sa.Connection, user: User, number: str, if_match: str | None, data: Mapping,
+          today: date) -> QuoteView:
+    """Order (part of) an accepted quote: the outbox messages are written with the state change."""
+    quote = _load(conn, user, number, for_update=True)
+    _check_etag(quote, if_match)
+    if user.role not in ORDERERS:
+        raise Forbidden(f"sales order accepted quotes; you are {user.role}")
+    state = lifecycle.effective_state(quote.state, quote.valid_until, today)
+    new_state = lifecycle.next_state(state, "order")
+    revision = repo.get_revision(conn, quote.id, quote.current_revision)
+    orders.queue_orders(conn, quote, revision, lines=data.get("lines"), split_by=data.get("split_by"),
+                        requested_date=data.get("requested_date"), today=today)
+    repo.update_quote(conn, quote, state=new_state)
     return view(conn, user, number, today)
 
 

@@ -140,3 +140,90 @@ idempotency_keys = sa.Table(
     sa.Column("etag", sa.String(128), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+
+# --- orders (issue #7): the transactional outbox, the per-line ordered-quantity ledger, and the
+# orders themselves (kept by the builtin order management, mirrored for an external one).
+
+order_outbox = sa.Table(
+    "order_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("quote_id", sa.Integer, sa.ForeignKey("quotes.id"), nullable=False, index=True),
+    sa.Column("batch", sa.Integer, nullable=False),  # the order request (accept or POST …/order) it belongs to
+    sa.Column("order_number", sa.String(64), nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("payload", sa.Text, nullable=False),  # the order as the contract carries it (JSON)
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),  # a claim is a lease: a dead worker's expires
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_http_status", sa.Integer, nullable=True),
+    sa.Column("order_id", sa.String(128), nullable=True),  # the id order management gave the order
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_order_outbox_due", "status", "next_attempt_at"),
+)
+
+order_ledger = sa.Table(
+    "order_ledger",
+    metadata,
+    sa.Column("order_number", sa.String(64), sa.ForeignKey("order_outbox.order_number"), primary_key=True),
+    sa.Column("line_id", sa.String(100), primary_key=True),
+    sa.Column("quote_id", sa.Integer, sa.ForeignKey("quotes.id"), nullable=False, index=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("number", sa.String(64), primary_key=True),  # derived from the quote: O-2026-000123-1
+    sa.Column("external_id", sa.String(128), nullable=True),  # the id in the order management that keeps it
+    sa.Column("connector", sa.String(16), nullable=False),  # builtin | http
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("quote_id", sa.Integer, sa.ForeignKey("quotes.id"), nullable=False, index=True),
+    sa.Column("quote_number", sa.String(32), nullable=False),
+    sa.Column("quote_revision", sa.Integer, nullable=False),
+    sa.Column("document_hash", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(64), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("requested_date", sa.Date, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # received | in_fulfilment | shipped | closed | cancelled
+    sa.Column("total", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_number", sa.String(64), sa.ForeignKey("orders.number"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("line_id", sa.String(100), nullable=False),
+    sa.Column("product", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("requested_date", sa.Date, nullable=True),
+    sa.Column("total", sa.String(40), nullable=False),
+    sa.Column("items", sa.Text, nullable=False),  # each SKU with its locked price (JSON)
+)
+
+order_events = sa.Table(
+    "order_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_number", sa.String(64), sa.ForeignKey("orders.number"), nullable=False, index=True),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("previous_status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.UniqueConstraint("order_number", "event_id", name="uq_order_events_event"),
+)

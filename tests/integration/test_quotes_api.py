@@ -262,3 +262,64 @@ def test_too_many_lines_is_a_422(api):
                    json={"account_id": "UMBRELLA", "lines": [SERVER] * 501})
     assert response.status_code == 422
     assert "lines" in response.json["errors"]["json"]
+
+
+def test_the_buyer_declines_a_sent_quote_and_nothing_more_can_happen_to_it(api):
+    quote = create(api)
+    number = quote.json["number"]
+    sent = api("POST", f"/api/v1/quotes/{number}/send", "sales@example.com", etag=quote.headers["ETag"])
+    assert api("POST", f"/api/v1/quotes/{number}/decline", "sales@example.com", etag=sent.headers["ETag"]).status_code == 403
+    declined = api("POST", f"/api/v1/quotes/{number}/decline", "buyer@umbrella.example", etag=sent.headers["ETag"])
+    assert declined.status_code == 200 and declined.json["state"] == "declined"
+    accept = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", etag=declined.headers["ETag"],
+                 json={"name": "Alice Buyer", "document_hash": sent.json["document_hash"]})
+    assert accept.status_code == 409 and accept.json["code"] == "illegal_transition"
+
+
+@pytest.mark.parametrize(("action", "who", "body"), [
+    ("approve", "manager@example.com", {}),
+    ("reject", "manager@example.com", {"comment": "no"}),
+    ("accept", "buyer@umbrella.example", {"name": "Alice Buyer", "document_hash": "0" * 64}),
+    ("decline", "buyer@umbrella.example", None),
+])
+def test_actions_that_a_draft_does_not_allow_are_409_with_the_allowed_ones(api, action, who, body):
+    quote = create(api)
+    response = api("POST", f"/api/v1/quotes/{quote.json['number']}/{action}", who, json=body, etag=quote.headers["ETag"])
+    assert response.status_code == 409
+    assert response.json["code"] in ("illegal_transition", "conflict")
+    if response.json["code"] == "illegal_transition":
+        assert response.json["allowed"] == ["submit", "send", "revise"]
+
+
+def test_a_deep_discount_needs_two_approval_levels_in_order(api, seeded):
+    app, keys = seeded
+    with store.make_engine(app.config["DATABASE_URL"]).begin() as conn:
+        pricing = people.find_user_by_email(conn, "pricing@example.com")
+        keys["pricing@example.com"] = people.create_api_key(conn, pricing.id)[1]
+    quote = create(api, who="admin@example.com", discount="30%")  # admin may give 40 %, policies still apply
+    number = quote.json["number"]
+    submitted = api("POST", f"/api/v1/quotes/{number}/submit", "admin@example.com", etag=quote.headers["ETag"])
+    assert submitted.json["state"] == "pending_approval"
+    roles = {a["role"] for a in submitted.json["approvals"] if a["status"] == "pending"}
+    assert {"sales_manager", "pricing_admin"} <= roles
+    early = api("POST", f"/api/v1/quotes/{number}/approve", "pricing@example.com", etag=submitted.headers["ETag"], json={})
+    assert early.status_code == 403 and early.json["required"] == ["sales_manager"]
+    first = api("POST", f"/api/v1/quotes/{number}/approve", "manager@example.com", etag=submitted.headers["ETag"], json={})
+    assert first.json["state"] == "pending_approval"
+    second = api("POST", f"/api/v1/quotes/{number}/approve", "pricing@example.com", etag=first.headers["ETag"], json={})
+    assert second.json["state"] == "approved"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_200_concurrent_quote_creations_get_200_distinct_numbers(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(_):
+        return api("POST", "/api/v1/quotes", "sales@example.com", json={"account_id": "UMBRELLA", "lines": [SERVER]})
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(make, range(200)))
+    assert {r.status_code for r in results} == {201}
+    numbers = [r.json["number"] for r in results]
+    assert len(set(numbers)) == 200

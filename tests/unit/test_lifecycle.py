@@ -36,9 +36,40 @@ def test_each_illegal_transition_is_refused_listing_the_allowed_ones(state, acti
 
 def test_the_happy_path_from_draft_to_ordered():
     state = "draft"
-    for action in ("submit", "approve", "send", "accept", "order"):
+    for action in ("submit", "approve", "send", "accept", "order", "order_placed"):
         state = next_state(state, action)
     assert state == "ordered"
+
+
+def test_ordering_passes_through_ordering_until_order_management_confirms():
+    assert next_state("accepted", "order") == "ordering"
+    assert next_state("ordering", "order_placed") == "ordered"
+
+
+def test_a_refused_order_can_be_ordered_again():
+    failed = next_state("ordering", "order_failed")
+    assert failed == "order_failed"
+    assert allowed_actions(failed) == ["order"]
+    assert next_state(failed, "order") == "ordering"
+
+
+def test_an_ordered_quote_may_order_what_is_left_but_never_be_accepted_again():
+    assert allowed_actions("ordered") == ["order"]
+    with pytest.raises(IllegalTransition):
+        next_state("ordered", "accept")
+
+
+def test_the_worker_outcomes_are_not_offered_to_people():
+    assert allowed_actions("ordering") == ["order"]
+    assert "order_placed" not in allowed_actions("ordering")
+    assert "order_failed" not in allowed_actions("ordering")
+
+
+@pytest.mark.parametrize("state", ["ordering", "ordered", "order_failed"])
+def test_order_states_never_expire_and_cannot_be_revised(state):
+    assert effective_state(state, date(2026, 1, 31), today=date(2027, 1, 1)) == state
+    with pytest.raises(IllegalTransition):
+        next_state(state, "revise")
 
 
 def test_an_accepted_quote_cannot_be_accepted_again():
