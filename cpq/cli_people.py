@@ -129,6 +129,7 @@ def seed(conn: sa.Connection) -> list[tuple[str, str]]:
     sales = people.create_user(conn, "sales@example.com", "Sam Sales", "sales", password=SAMPLE_PASSWORD)
     people.create_user(conn, "manager@example.com", "Mia Manager", "sales_manager", password=SAMPLE_PASSWORD)
     people.create_user(conn, "pricing@example.com", "Pat Pricing", "pricing_admin", password=SAMPLE_PASSWORD)
+    people.create_user(conn, "orders@example.com", "Olga Orders", "order_manager", password=SAMPLE_PASSWORD)
     people.create_account(conn, "GLOBEX", "Globex Corporation", owner_id=sales.id, segment="enterprise",
                           country="US", currency="USD", tax_id="US-94-1234567", address="1 Globex Way, Cypress Creek, OR")
     people.create_account(conn, "GLOBEX-EU", "Globex Europe B.V.", parent_id="GLOBEX", owner_id=sales.id,
