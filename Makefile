@@ -28,10 +28,11 @@ SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0 libharfbu
 # Fonts of quote PDFs: Inter (Latin), Noto Sans CJK (Chinese), DejaVu (fallback, monospace hashes).
 SYSTEM_FONTS := "Inter" "Noto Sans CJK SC" "DejaVu Sans Mono"
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig fonts-dejavu-core \
-  fonts-inter fonts-noto-cjk
+  fonts-inter fonts-noto-cjk poppler-utils
 system-deps:
 	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib" || missing="$$missing $$lib"; done; \
 	for font in $(SYSTEM_FONTS); do fc-list "$$font" 2>/dev/null | grep -q . || missing="$$missing font:$${font// /-}"; done; \
+	command -v pdftoppm >/dev/null || missing="$$missing pdftoppm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "cpq: missing system libraries/fonts:$$missing"; \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

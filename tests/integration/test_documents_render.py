@@ -91,3 +91,23 @@ def test_the_cli_writes_the_same_document_offline(sales, cli, tmp_path):
     assert round(float(reader.pages[0].mediabox.width)) == 612
     missing = cli("quote", "pdf", "Q-1999-000001", "-o", str(tmp_path / "x.pdf"), env=env)
     assert missing.exit_code == 1 and "not_found" in missing.output
+
+
+def test_page_one_renders_to_a_non_blank_image(sales, tmp_path):
+    """pdftoppm (poppler-utils, installed by `make`) rasterises page 1: it must show ink, not a blank page."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftoppm") is None:
+        pytest.fail("pdftoppm is missing: `make test` installs poppler-utils")
+    number = quote(sales, [SERVER])
+    pdf = tmp_path / "quote.pdf"
+    pdf.write_bytes(sales("GET", f"/api/v1/quotes/{number}.pdf").data)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
+    assert (tmp_path / "page-1.png").stat().st_size > 1000
+    gray = subprocess.run(["pdftoppm", "-gray", "-r", "40", "-f", "1", "-l", "1", str(pdf)], check=True,
+                          capture_output=True).stdout
+    magic, _size, _depth, pixels = gray.split(b"\n", 3)  # binary PGM: P5, "w h", 255, pixels
+    assert magic == b"P5"
+    dark = sum(1 for value in pixels if value < 128)
+    assert dark > 0.005 * len(pixels), "page 1 is (almost) blank"
