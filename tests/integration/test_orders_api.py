@@ -327,3 +327,31 @@ def test_a_message_that_always_breaks_the_worker_ends_as_a_dead_letter(api):
     engine.dispose()
     assert api.quote(number)["state"] == "order_failed"
     assert "worker error: RuntimeError('connector bug')" in api.ordering(number)["failure"]
+
+
+def test_the_whole_flow_on_the_sample_data_from_configuration_to_a_closed_order(api):
+    """configure → quote → submit → approve → send → accept → order received → status events → closed."""
+    configured = api("POST", "/api/v1/products/SRV-2U/configure", "sales@example.com", json={"options": {"CPU-32C": True}})
+    assert configured.status_code == 200, configured.json
+    completed = api("POST", "/api/v1/products/SRV-2U/complete", "sales@example.com", json={"options": {"CPU-32C": True}})
+    options = [{"id": o, "quantity": q} for o, q in completed.json["configuration"]["options"].items()]
+    created = api("POST", "/api/v1/quotes", "sales@example.com", json={
+        "account_id": "UMBRELLA", "discount": "15%", "lines": [{"product": "SRV-2U", "quantity": 4, "options": options}]})
+    assert created.status_code == 201, created.json
+    number = created.json["number"]
+    submitted = api("POST", f"/api/v1/quotes/{number}/submit", "sales@example.com", etag=created.headers["ETag"])
+    assert submitted.json["state"] == "pending_approval"
+    approved = api("POST", f"/api/v1/quotes/{number}/approve", "manager@example.com", etag=submitted.headers["ETag"],
+                   json={"comment": "ok"})
+    sent = api("POST", f"/api/v1/quotes/{number}/send", "sales@example.com", etag=approved.headers["ETag"])
+    accepted = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", etag=sent.headers["ETag"],
+                   json={"name": "Alice Buyer", "document_hash": sent.json["document_hash"]})
+    assert accepted.json["state"] == "accepted"
+    run_worker(api.url, fast_settings())
+    quote = api.quote(number)
+    assert quote["state"] == "ordered"
+    order = api("GET", f"/api/v1/orders/{quote['order_id']}", "sales@example.com").json
+    assert order["status"] == "received"
+    for status in ("in_fulfilment", "shipped", "closed"):
+        assert status_event(api, quote["order_id"], status).status_code == 200
+    assert api("GET", f"/api/v1/orders/{quote['order_id']}", "sales@example.com").json["status"] == "closed"
