@@ -355,3 +355,46 @@ def test_the_whole_flow_on_the_sample_data_from_configuration_to_a_closed_order(
     for status in ("in_fulfilment", "shipped", "closed"):
         assert status_event(api, quote["order_id"], status).status_code == 200
     assert api("GET", f"/api/v1/orders/{quote['order_id']}", "sales@example.com").json["status"] == "closed"
+
+
+def outbox_count(api, number):
+    engine = store.make_engine(api.url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.text(
+            "select count(*) from order_outbox o join quotes q on q.id = o.quote_id where q.number = :n"),
+            {"n": number}).scalar_one()
+    engine.dispose()
+    return found
+
+
+def test_accepting_twice_with_the_same_idempotency_key_makes_one_order(api):
+    sent = api.sent_quote()
+    number = sent.json["number"]
+    body = {"name": "Alice Buyer", "document_hash": sent.json["document_hash"]}
+    first = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", json=body,
+                etag=sent.headers["ETag"], headers={"Idempotency-Key": "accept-1"})
+    again = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", json=body,
+                etag=sent.headers["ETag"], headers={"Idempotency-Key": "accept-1"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replay"] == "true"
+    assert outbox_count(api, number) == 1
+    run_worker(api.url, fast_settings())
+    assert len(api.ordering(number)["orders"]) == 1
+
+
+def test_no_order_comes_from_an_expired_or_a_superseded_revision(api, monkeypatch):
+    sent = api.sent_quote(valid_until=(date.today() + timedelta(days=1)).isoformat())
+    number = sent.json["number"]
+    revised = api("PATCH", f"/api/v1/quotes/{number}", "sales@example.com", json={"lines": [{**SERVER, "quantity": 3}]},
+                  etag=sent.headers["ETag"])
+    resent = api("POST", f"/api/v1/quotes/{number}/send", "sales@example.com", etag=revised.headers["ETag"])
+    stale = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", etag=resent.headers["ETag"],
+                json={"name": "Alice Buyer", "document_hash": sent.json["document_hash"]})  # revision 1: superseded
+    assert stale.status_code == 409
+    monkeypatch.setattr("cpq.api.quotes._today", lambda: date.today() + timedelta(days=2))
+    expired = api("POST", f"/api/v1/quotes/{number}/accept", "buyer@umbrella.example", etag=resent.headers["ETag"],
+                  json={"name": "Alice Buyer", "document_hash": resent.json["document_hash"]})
+    assert expired.status_code == 409
+    ordered = api("POST", f"/api/v1/quotes/{number}/order", "sales@example.com", json={}, etag=resent.headers["ETag"])
+    assert ordered.status_code == 409
+    assert outbox_count(api, number) == 0
