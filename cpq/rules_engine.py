@@ -28,6 +28,8 @@ import sympy
 from durable import engine as durable_engine
 from durable import lang as durable
 
+from cpq.ruleset.scopes import is_text, constant
+
 # Measured with durable-rules 2.0.28: registering one ruleset of more than ~510 rules hangs, and a
 # fact that matches more than 64 rules of one ruleset fails with engine error 303. Chunks of 64
 # rules avoid both.
@@ -46,10 +48,6 @@ class RuleProgramError(Exception):
 class _Lifted:
     field: str
     expr: sympy.Basic
-
-
-def _is_text(atom) -> bool:
-    return isinstance(atom, sympy.Symbol) and atom.name.startswith("'")
 
 
 class _Translator:
@@ -93,11 +91,11 @@ class _Translator:
 
     def _equality(self, e):
         lhs, rhs = e.args
-        if _is_text(lhs) or _is_text(rhs):
-            if _is_text(lhs) and _is_text(rhs):
+        if is_text(lhs) or is_text(rhs):
+            if is_text(lhs) and is_text(rhs):
                 same = (lhs == rhs) == isinstance(e, sympy.Eq)
                 return self._bool(sympy.true if same else sympy.false)
-            field, text = (lhs, rhs) if _is_text(rhs) else (rhs, lhs)
+            field, text = (lhs, rhs) if is_text(rhs) else (rhs, lhs)
             value = text.name[1:-1]
             return self.field(field) == value if isinstance(e, sympy.Eq) else self.field(field) != value
         return self._compare(type(e), lhs, rhs)
@@ -153,20 +151,9 @@ def _plain(value):
         return float(value)
     if isinstance(value, sympy.Basic) and value.is_Number:
         return float(value)
-    if isinstance(value, sympy.Symbol) and _is_text(value):
+    if isinstance(value, sympy.Symbol) and is_text(value):
         return value.name[1:-1]
     raise RuleProgramError(f"cannot pass {value!r} to the rules engine")
-
-
-def _sympy_value(value):
-    if isinstance(value, bool):
-        return sympy.true if value else sympy.false
-    if isinstance(value, str):
-        return sympy.Symbol(f"'{value}'")
-    if isinstance(value, Decimal):
-        num, den = value.as_integer_ratio()
-        return sympy.Rational(num, den)
-    return sympy.sympify(value) if isinstance(value, int) else value
 
 
 class RuleProgram:
@@ -192,7 +179,7 @@ class RuleProgram:
     def symbols(self) -> list[sympy.Symbol]:
         """The symbols a fact must give values for."""
         lifted_symbols = {s for item in self._translator.lifted.values() for s in item.expr.free_symbols}
-        return sorted(set(self._translator.fields) | {s for s in lifted_symbols if not _is_text(s)}, key=str)
+        return sorted(set(self._translator.fields) | {s for s in lifted_symbols if not is_text(s)}, key=str)
 
     def _action(self, rule_id: str):
         def fired(c):
@@ -211,7 +198,7 @@ class RuleProgram:
                 raise RuleProgramError(f"no value for '{symbol}'")
             fact[field] = _plain(values[symbol])
         if self._translator.lifted:
-            exact = {k: _sympy_value(v) for k, v in values.items()}
+            exact = {k: v if isinstance(v, sympy.Basic) else constant(v) for k, v in values.items()}
             for item in self._translator.lifted.values():
                 fact[item.field] = _plain(sympy.simplify(item.expr.xreplace(exact)))
         with _lock:

@@ -37,11 +37,11 @@ def _is_field(e) -> bool:
     return isinstance(e, sympy.Symbol) and e.name in CONTEXT_NAMES
 
 
-def _is_text(e) -> bool:
+def is_text(e) -> bool:
     if _is_text_atom(e) or _is_field(e):
         return True
     if isinstance(e, sympy.Piecewise):
-        return any(_is_text(value) for value, _ in e.args)
+        return any(is_text(value) for value, _ in e.args)
     return False
 
 
@@ -120,7 +120,7 @@ class Translator:
     # ------------------------------------------------------------------ relations
     def _relation(self, e: Relational) -> int:
         lhs, rhs = e.args
-        if _is_text(lhs) or _is_text(rhs):
+        if is_text(lhs) or is_text(rhs):
             if not isinstance(e, sympy.Eq | sympy.Ne):
                 raise UnsupportedExpression(f"texts can only be compared with == and !=: {e}")
             same = self._text_equal(lhs, rhs)

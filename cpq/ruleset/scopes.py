@@ -331,7 +331,7 @@ class ProductScope(ContextScope):
         return sympy.Piecewise(*pieces, (zero_of(kind), True))
 
 
-def _is_text(atom) -> bool:
+def is_text(atom) -> bool:
     return isinstance(atom, sympy.Symbol) and atom.name.startswith("'")
 
 
@@ -344,7 +344,7 @@ def bind_text_fields(expr: sympy.Basic, values: Mapping[str, str]) -> sympy.Basi
     bound = expr.xreplace({sympy.Symbol(k): text_symbol(v) for k, v in values.items()})
 
     def decided(e) -> bool:
-        return isinstance(e, sympy.Eq | sympy.Ne) and all(_is_text(a) for a in e.args)
+        return isinstance(e, sympy.Eq | sympy.Ne) and all(is_text(a) for a in e.args)
 
     def decide(e):
         same = e.args[0] == e.args[1]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
 from cpq import store
+from cpq.ruleset.loader import load_ruleset
 from cpq.store import people
-from tests.conftest import bearer
+from tests.conftest import SAMPLE_PATHS, bearer
 
 SERVER = {"product": "SRV-2U", "quantity": 2, "options": [
     {"id": "CPU-16C"}, {"id": "MEM-64"}, {"id": "SSD-960", "quantity": 2}, {"id": "PSU-800W"}]}
@@ -50,13 +52,15 @@ def test_a_new_quote_is_a_numbered_priced_draft(api):
     assert quote["number"].startswith(f"Q-{date.today().year}-")
     assert quote["state"] == "draft"
     assert response.headers["ETag"] == f'"{quote["number"]}.1"'
-    assert quote["priced"]["totals"]["grand_total"] == quote["priced"]["totals"]["grand_total"]
-    assert quote["ruleset_version"] == quote["priced"]["ruleset_version"]
+    history = api("GET", f"/api/v1/quotes/{quote['number']}/revisions", "sales@example.com").json["items"]
+    assert history[0]["grand_total"] == quote["priced"]["totals"]["grand_total"]  # the stored priced result
+    assert Decimal(quote["priced"]["totals"]["grand_total"]) > 0
+    assert quote["ruleset_version"] == quote["priced"]["ruleset_version"] == load_ruleset(SAMPLE_PATHS).version
     assert [i["sku"] for i in quote["priced"]["lines"][0]["items"]][:1] == ["SRV-2U"]
 
 
 def test_prices_come_from_the_server_never_from_the_request(api):
-    line = {**SERVER, "options": SERVER["options"] + [], "price": "1.00"}
+    line = {**SERVER, "price": "1.00"}
     response = api("POST", "/api/v1/quotes", "sales@example.com", json={"account_id": "UMBRELLA", "lines": [line]})
     assert response.status_code == 422
     assert "price" in response.json["errors"]["json"]["lines"]["0"]
