@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from cpq.api import init_api
     from cpq.rulesets import init_rulesets
     from cpq.store import init_store
+    from cpq.web import init_web
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(config.from_environment())
@@ -28,4 +29,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_rulesets(app)
     init_store(app)
     init_api(app)
+    init_web(app)
     return app

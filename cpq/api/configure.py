@@ -10,13 +10,18 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from cpq import configurator
+from cpq.accounts import User, can_see_account
+from cpq.api.auth import current_user, has_credentials
 from cpq.configurator.errors import InvalidSelection
 from cpq.configurator.selection import Selection
 from cpq.configurator.service import product_model
-from cpq.errors import CPQError
+from cpq.errors import CPQError, NotFound
+from cpq.quotes.revision import account_fields
 from cpq.ruleset.model import Ruleset
 from cpq.ruleset.scopes import CONTEXT_FIELDS
 from cpq.rulesets import active_ruleset
+from cpq.store import engine
+from cpq.store.people import all_accounts
 
 blp = Blueprint("configure", __name__, url_prefix="/api/v1/products",
                 description="Configure a product: valid domains, validation, completion, conflicts")
@@ -219,9 +224,33 @@ def _selection(data: dict) -> Selection:
 
 
 def _context(data: dict) -> dict[str, str]:
-    out = {f"context.{k}": v for k, v in data["context"].items()}
-    out.update({f"account.{k}": v for k, v in data["account"].items()})
+    """The rule context: from the body for anonymous calls (a what-if); for a signed-in caller the
+    account comes from the database (a buyer's own, or one the caller may see) and a partner's
+    partner is their own, so that filter rules and context constraints cannot be talked around."""
+    context, account = dict(data["context"]), dict(data["account"])
+    if has_credentials():
+        context, account = _caller_context(current_user(), context, account)
+    out = {f"context.{k}": v for k, v in context.items()}
+    out.update({f"account.{k}": v for k, v in account.items()})
     return out
+
+
+def _caller_context(user: User, context: dict, account: dict) -> tuple[dict, dict]:
+    if user.role == "partner":
+        context.update(partner=user.partner_id, channel="partner")
+    elif user.role == "buyer":
+        context.pop("partner", None)
+    account_id = user.account_id if user.role == "buyer" else account.get("id")
+    if account_id is None:
+        return context, ({} if user.role in ("buyer", "partner") else account)
+    with engine().connect() as conn:
+        known = all_accounts(conn)
+    found = known.get(account_id)
+    if found is None or not can_see_account(user, found, known):
+        raise NotFound(f"account '{account_id}' not found")
+    if found.partner_id:
+        context["partner"] = found.partner_id
+    return context, account_fields(found)
 
 
 def _list_prices(ruleset: Ruleset, book_id: str, skus) -> dict[str, Decimal]:
