@@ -225,8 +225,9 @@ def _selection(data: dict) -> Selection:
 
 def _context(data: dict) -> dict[str, str]:
     """The rule context: from the body for anonymous calls (a what-if); for a signed-in caller the
-    account comes from the database (a buyer's own, or one the caller may see) and a partner's
-    partner is their own, so that filter rules and context constraints cannot be talked around."""
+    account comes from the database (a buyer's own, or one the caller may see), a partner's partner
+    and channel are their own and a buyer's channel is `web`, so that filter rules and context
+    constraints cannot be talked around."""
     context, account = dict(data["context"]), dict(data["account"])
     if has_credentials():
         context, account = _caller_context(current_user(), context, account)
@@ -238,8 +239,9 @@ def _context(data: dict) -> dict[str, str]:
 def _caller_context(user: User, context: dict, account: dict) -> tuple[dict, dict]:
     if user.role == "partner":
         context.update(partner=user.partner_id, channel="partner")
-    elif user.role == "buyer":
+    elif user.role == "buyer":  # a buyer configures self-service: the web channel's rules apply
         context.pop("partner", None)
+        context["channel"] = "web"
     account_id = user.account_id if user.role == "buyer" else account.get("id")
     if account_id is None:
         return context, ({} if user.role in ("buyer", "partner") else account)

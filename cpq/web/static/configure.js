@@ -320,7 +320,8 @@
       return;
     }
     try {
-      const {data} = await api("POST", "/api/v1/price", {currency: acc.currency || "USD", account: {id: acc.id}, lines: [line()]});
+      const {data} = await api("POST", "/api/v1/price", {currency: acc.currency || "USD", account: {id: acc.id},
+        context: isBuyer ? {channel: "web"} : {}, lines: [line()]});
       if (seq !== state.seq) return;
       const t = data.totals;
       state.book = (data.pricebooks || [])[0] || null;
@@ -392,7 +393,7 @@
     try {
       let number;
       if (!target) {
-        const {data} = await api("POST", "/api/v1/quotes", {account_id: acc.id, channel: "web", lines: [line()]});
+        const {data} = await api("POST", "/api/v1/quotes", {account_id: acc.id, ...(isBuyer ? {channel: "web"} : {}), lines: [line()]});
         number = data.number;
       } else {
         const {data, etag} = await api("GET", `/api/v1/quotes/${target}`);
