@@ -55,7 +55,7 @@ class Site:
         store.upgrade(self.database_url)
         engine = store.make_engine(self.database_url)
         with engine.begin() as conn:
-            seed(conn)
+            self.keys = dict(seed(conn))
         engine.dispose()
         self.app = create_app({"RULES_DIR": SAMPLE_PATHS[0], "PRICEBOOKS_DIR": SAMPLE_PATHS[1],
                                "DATABASE_URL": self.database_url, "SECRET_KEY": "browser-test"})
