@@ -27,8 +27,13 @@ def _default_paths() -> list[str]:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print errors (or the summary) as JSON.")
-def lint(paths: tuple[str, ...], as_json: bool) -> None:
+@click.option("--warnings", "-W", "warnings", is_flag=True,
+              help="Also print the static-analysis warnings (dead and core options, redundant constraints, "
+                   "shadowed price rules).")
+def lint(paths: tuple[str, ...], as_json: bool, warnings: bool) -> None:
     """Check rule and pricebook files (default: CPQ_RULES_DIR and CPQ_PRICEBOOKS_DIR)."""
+    from cpq.admin.analysis import analyse
+
     targets = list(paths) or _default_paths()
     try:
         ruleset = load_ruleset(targets)
@@ -44,6 +49,10 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
         sys.exit(1)
     findings = [RuleFileError(src.path, src.line, src.col, rule_id, "pricebook_lint", message)
                 for src, rule_id, message in lint_pricebooks(ruleset)]
+    analysis = analyse(ruleset)
+    findings += [RuleFileError(f.path, f.line, f.col, f.rule_id, f.code, f.message)
+                 for f in analysis if f.severity == "error"]
+    shown = [f for f in analysis if f.severity == "warning"] if warnings else []
     if findings:
         if as_json:
             click.echo(json.dumps({"errors": [e.as_dict() for e in findings]}, indent=2))
@@ -53,8 +62,11 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"{len(findings)} error(s)", err=True)
         sys.exit(1)
     if as_json:
-        click.echo(json.dumps({"version": ruleset.version, **ruleset.summary()}, indent=2))
+        extra = {"warnings": [f.as_dict() for f in shown]} if warnings else {}
+        click.echo(json.dumps({"version": ruleset.version, **ruleset.summary(), **extra}, indent=2))
     else:
+        for finding in shown:
+            click.echo(str(finding))
         click.echo(ruleset.summary_line())
 
 
@@ -85,6 +97,11 @@ def upgrade() -> None:
         if seen is None:
             conn.execute(ruleset_versions.insert().values(
                 version=ruleset.version, first_loaded_at=datetime.now(UTC), summary=json.dumps(ruleset.summary())))
+        # the exact files too, so that quotes priced with them can be re-priced after the files change
+        from cpq.admin.files import from_folders
+        from cpq.store.rulesets import save_version
+
+        save_version(conn, from_folders(_default_paths()), ruleset, datetime.now(UTC))
     engine.dispose()
     click.echo(f"ruleset {ruleset.summary_line()}")
 
@@ -138,6 +155,10 @@ main.add_command(import_group)
 from cpq.documents.cli import register as _register_documents  # noqa: E402 - `cpq quote pdf`
 
 _register_documents(main)
+
+from cpq.admin.cli import register as _register_rules  # noqa: E402 - `cpq rules …`
+
+_register_rules(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

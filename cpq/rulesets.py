@@ -1,47 +1,220 @@
-"""The live Ruleset of this process: loaded at start from CPQ_RULES_DIR + CPQ_PRICEBOOKS_DIR."""
+"""The live Ruleset of this process: the version the database says is active, else the files on disk.
+
+Before the first publication the process answers from CPQ_RULES_DIR + CPQ_PRICEBOOKS_DIR (and
+stores those files as a version, so quotes priced with them can be re-priced later). After it, the
+active version is the one recorded in `ruleset_activations`; each process checks it with one small
+`select` at most every POLL_SECONDS, on the request that finds the check due, and compiles a new
+version in a background thread while it goes on answering from the old one. A version that becomes
+active at a set time is compiled PREFETCH_SECONDS ahead, so every process switches on time.
+
+Every request is bound to one Ruleset when it starts (flask.g) and finishes on it, and every
+response says which version answered it in `X-CPQ-Ruleset-Version`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from flask import Flask, current_app
+import sqlalchemy as sa
+from flask import Flask, current_app, g
 
-from cpq.errors import RulesetInvalid, RulesetUnavailable
-from cpq.ruleset.loader import load_ruleset
+from cpq.admin.files import RuleFiles, from_folders
+from cpq.errors import CPQError, RulesetInvalid, RulesetUnavailable
 from cpq.ruleset.model import Ruleset
 
 log = logging.getLogger(__name__)
 _KEY = "cpq.ruleset"
+VERSION_HEADER = "X-CPQ-Ruleset-Version"
+POLL_SECONDS = 0.5
+PREFETCH_SECONDS = 60.0
+COMPILED_KEPT = 4
 
 
 class LiveRuleset:
-    """Holds the active Ruleset (or why there is none); a bad set never replaces a good one."""
+    """The active Ruleset of this process (or why there is none); a bad set never replaces a good one."""
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], engine: Callable[[], sa.Engine] | None = None,
+                 poll_seconds: float = POLL_SECONDS):
         self.paths = paths
+        self.engine = engine
+        self.poll_seconds = poll_seconds
         self.ruleset: Ruleset | None = None
         self.errors: RulesetInvalid | None = None
+        self.source = "files"  # or "database": where the active version came from
+        self.files: RuleFiles | None = None  # the files of the files-mode ruleset
+        self._files_stored = False
+        self._compiled: OrderedDict[str, Ruleset] = OrderedDict()
+        self._failed: dict[str, str] = {}  # stored versions this code cannot load: not retried every poll
+        self._loading: set[str] = set()
+        self._wanted: str | None = None  # the version the database says is active now
+        self._checked_at = float("-inf")
+        self._check_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
+    # ------------------------------------------------------------------ files on disk
     def reload(self) -> Ruleset:
+        """Load the files under `paths` (files mode); raise and keep the current set when they are bad."""
         try:
-            ruleset = load_ruleset(self.paths)
+            files = from_folders(self.paths)
+            ruleset = files.load()
         except (RulesetInvalid, FileNotFoundError) as exc:
             self.errors = exc if isinstance(exc, RulesetInvalid) else None
             log.error("rule files not loaded, keeping version %s: %s",
                       self.ruleset.short_version if self.ruleset else None, exc)
             raise
-        self.ruleset, self.errors = ruleset, None
-        log.info("ruleset %s loaded: %s", ruleset.short_version, ruleset.summary_line())
+        with self._lock:
+            self.ruleset, self.errors, self.files, self._files_stored = ruleset, None, files, False
+            self._remember(ruleset)
+        log.info("ruleset %s loaded from files: %s", ruleset.short_version, ruleset.summary_line())
         return ruleset
+
+    # ------------------------------------------------------------------ the database's active version
+    def install(self, ruleset: Ruleset) -> None:
+        """A version this process compiled itself (it just published it): no need to compile it again."""
+        with self._lock:
+            self._remember(ruleset)
+        self._checked_at = float("-inf")  # look at the database on the next request
+
+    def current(self) -> Ruleset | None:
+        """The Ruleset a request starting now is answered from (checks the database when due)."""
+        if os.getpid() != self._pid:  # forked after start: no threads, no locks held in this process
+            self._pid, self._loading = os.getpid(), set()
+            self._check_lock, self._lock = threading.Lock(), threading.Lock()
+        due = self.engine is not None and time.monotonic() - self._checked_at >= self.poll_seconds
+        if due and self._check_lock.acquire(blocking=False):  # another thread is checking: use what is there
+            try:
+                self._checked_at = time.monotonic()
+                self.check()
+            finally:
+                self._check_lock.release()
+        return self.ruleset
+
+    def check(self) -> None:
+        """Compare with the database; switch, or start compiling the active and upcoming versions."""
+        now = datetime.now(UTC)
+        try:
+            engine = self.engine()
+            with engine.connect() as conn:
+                from cpq.store import rulesets as repo
+
+                version = repo.active_version(conn, now)
+                soon = [a.version for a in repo.upcoming(conn, now, now + timedelta(seconds=PREFETCH_SECONDS))]
+        except sa.exc.SQLAlchemyError as exc:  # no tables yet (not migrated) or the database is away
+            log.debug("active ruleset version not checked: %s", exc)
+            return
+        self._wanted = version
+        if version is None:
+            self._store_files_version()
+            return
+        if self.ruleset is None or self.ruleset.version != version or self.source != "database":
+            with self._lock:
+                ready = self._compiled.get(version)
+            if ready is not None:
+                self._switch(ready)
+            elif self.source == "files":
+                # this process has never answered from the database: don't serve the wrong version meanwhile
+                self._compile(version)
+            else:
+                self._compile_in_background(version)
+        for upcoming in soon:
+            if upcoming not in self._compiled:
+                self._compile_in_background(upcoming)
+
+    def _switch(self, ruleset: Ruleset) -> None:
+        with self._lock:
+            previous = self.ruleset
+            self.ruleset, self.errors, self.source = ruleset, None, "database"
+        if previous is None or previous.version != ruleset.version:
+            log.info("ruleset %s active (was %s)", ruleset.short_version, previous.short_version if previous else None)
+
+    def _remember(self, ruleset: Ruleset) -> None:
+        self._compiled[ruleset.version] = ruleset
+        self._compiled.move_to_end(ruleset.version)
+        while len(self._compiled) > COMPILED_KEPT:
+            self._compiled.popitem(last=False)
+
+    def compiled(self, version: str) -> Ruleset:
+        """A stored version's Ruleset, from this process's cache or compiled from its stored files."""
+        with self._lock:
+            ready = self._compiled.get(version)
+        if ready is not None:
+            return ready
+        from cpq.store import rulesets as repo
+
+        with self.engine().connect() as conn:
+            files = repo.load_files(conn, version)
+        ruleset = files.load()
+        if ruleset.version != version:  # pragma: no cover - the loader changed how it hashes
+            raise RulesetInvalid([])
+        with self._lock:
+            self._remember(ruleset)
+        return ruleset
+
+    def _compile(self, version: str) -> None:
+        if version in self._failed:
+            return
+        try:
+            ruleset = self.compiled(version)
+        except (CPQError, sa.exc.SQLAlchemyError) as exc:
+            self._failed[version] = str(exc)
+            log.error("stored ruleset %s could not be loaded, keeping %s: %s", version[:12],
+                      self.ruleset.short_version if self.ruleset else None, exc)
+            return
+        finally:
+            self._loading.discard(version)
+        if self._wanted == version:
+            self._switch(ruleset)
+
+    def _compile_in_background(self, version: str) -> None:
+        with self._lock:
+            if version in self._loading or version in self._failed:
+                return
+            self._loading.add(version)
+        threading.Thread(target=self._compile, args=(version,), name=f"cpq-ruleset-{version[:8]}",
+                         daemon=True).start()
+
+    def _store_files_version(self) -> None:
+        """Before any publication: keep the files this process answers from, for re-pricing later."""
+        if self._files_stored or self.files is None or self.ruleset is None:
+            return
+        from cpq.store import rulesets as repo
+
+        try:
+            with self.engine().begin() as conn:
+                repo.save_version(conn, self.files, self.ruleset, datetime.now(UTC))
+            self._files_stored = True
+        except sa.exc.SQLAlchemyError as exc:
+            log.debug("files version not stored: %s", exc)
 
 
 def init_rulesets(app: Flask) -> None:
-    live = LiveRuleset([app.config["RULES_DIR"], app.config["PRICEBOOKS_DIR"]])
+    live = LiveRuleset([app.config["RULES_DIR"], app.config["PRICEBOOKS_DIR"]],
+                       engine=lambda: app.extensions["cpq.engine"],
+                       poll_seconds=float(app.config.get("RULESET_POLL_SECONDS", POLL_SECONDS)))
     # The service still starts with broken files: /health reports it, the API answers 503 with the errors.
     with contextlib.suppress(RulesetInvalid, FileNotFoundError):
         live.reload()
     app.extensions[_KEY] = live
+
+    @app.before_request
+    def bind_ruleset():
+        # the request is answered from the version active when it started, whatever is published meanwhile
+        g.cpq_ruleset = live.current()
+
+    @app.after_request
+    def tell_ruleset_version(response):
+        ruleset = g.get("cpq_ruleset")
+        if ruleset is not None:
+            response.headers[VERSION_HEADER] = ruleset.version
+        return response
 
 
 def live_ruleset() -> LiveRuleset:
@@ -49,9 +222,12 @@ def live_ruleset() -> LiveRuleset:
 
 
 def active_ruleset() -> Ruleset:
-    """The Ruleset requests are answered from, or a 503 error saying why there is none."""
+    """The Ruleset this request is answered from, or a 503 error saying why there is none."""
+    ruleset = g.get("cpq_ruleset") if g else None
     live = live_ruleset()
-    if live.ruleset is None:
+    if ruleset is None:
+        ruleset = live.current()
+    if ruleset is None:
         errors = [e.as_dict() for e in live.errors.errors] if live.errors else []
         raise RulesetUnavailable("the rule files could not be loaded; see 'errors' or run 'cpq lint'", errors=errors)
-    return live.ruleset
+    return ruleset

@@ -65,6 +65,7 @@ class CPQApi(Api):
 
 def init_api(app: Flask) -> None:
     from cpq.api import accounts, catalog, health, orders, pricing, quotes
+    from cpq.api import admin as admin_api
     from cpq.api import configure as configure_api
     from cpq.api import documents as documents_api
 
@@ -79,6 +80,7 @@ def init_api(app: Flask) -> None:
     api.register_blueprint(quotes.blp)
     api.register_blueprint(orders.blp)
     api.register_blueprint(documents_api.blp)
+    api.register_blueprint(admin_api.blp)
 
     @app.errorhandler(CPQError)
     def handle_cpq_error(error: CPQError):

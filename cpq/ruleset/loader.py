@@ -53,6 +53,7 @@ from cpq.ruleset.model import ApprovalPolicy, RuleFile, Ruleset
 from cpq.ruleset.scopes import ContextScope, FormulaScope, ProductScope, sel
 
 YAML_SUFFIXES = (".yaml", ".yml")
+TESTS_DIR = "tests"  # rule test cases live beside the rules (cpq rules test); they are not rule files
 _ALL_FIELDS = sorted({
     f.data_key or name
     for cls in vars(schemas).values()
@@ -77,13 +78,19 @@ def discover(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
         if root.is_dir():
             for f in sorted(root.rglob("*")):
                 rel = f.relative_to(root)
-                if f.suffix in YAML_SUFFIXES and f.is_file() and not any(p.startswith(".") for p in rel.parts):
+                if f.suffix in YAML_SUFFIXES and f.is_file() and is_rule_file_key(rel.as_posix()):
                     found[f.resolve()] = rel.as_posix()
         elif root.exists():
             found[root.resolve()] = root.name
         else:
             raise FileNotFoundError(f"no such file or folder: {raw}")
     return sorted(((p, k) for p, k in found.items()), key=lambda item: (item[1], str(item[0])))
+
+
+def is_rule_file_key(key: str) -> bool:
+    """Whether a path inside a root is a rule file: not hidden, not a rule test case under tests/."""
+    parts = key.split("/")
+    return parts[0] != TESTS_DIR and not any(p.startswith(".") for p in parts)
 
 
 def _shown(path: Path) -> str:
@@ -107,6 +114,20 @@ def load_ruleset(paths: Sequence[str | os.PathLike]) -> Ruleset:
     found = discover(paths)
     raws = [(path, key, path.read_bytes()) for path, key in found]
     cache_key = tuple((str(path), hashlib.sha256(raw).hexdigest()) for path, _, raw in raws)
+    return _load_cached(paths, raws, cache_key)
+
+
+def load_ruleset_files(files: Sequence[tuple[str, str, bytes]]) -> Ruleset:
+    """Load (shown path, key inside its root, bytes) triples — a stored version or an upload.
+
+    The same files give the same version as loading their folders: the hash covers keys and bytes.
+    """
+    raws = sorted(((Path(shown), key, raw) for shown, key, raw in files), key=lambda f: (f[1], str(f[0])))
+    cache_key = tuple((str(path), hashlib.sha256(raw).hexdigest()) for path, _, raw in raws)
+    return _load_cached([shown for shown, _, _ in files] or ["(no files)"], raws, cache_key)
+
+
+def _load_cached(paths: Sequence, raws: list[tuple[Path, str, bytes]], cache_key: tuple) -> Ruleset:
     with _cache_lock:
         if cache_key in _CACHE:
             _CACHE.move_to_end(cache_key)

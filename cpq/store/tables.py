@@ -227,3 +227,39 @@ order_events = sa.Table(
     sa.Column("received_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
     sa.UniqueConstraint("order_number", "event_id", name="uq_order_events_event"),
 )
+
+# --- rule administration (issue #9): every version's exact files, content-addressed, and the
+# publications / rollbacks that make a version active from a given time (also the audit trail).
+
+ruleset_blobs = sa.Table(
+    "ruleset_blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
+ruleset_version_files = sa.Table(
+    "ruleset_version_files",
+    metadata,
+    sa.Column("version", sa.String(64), sa.ForeignKey("ruleset_versions.version"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("path", sa.String(500), nullable=False),  # rules/servers.yaml: as shown in errors and sources
+    sa.Column("key", sa.String(500), nullable=False),  # servers.yaml: inside its root, part of the version hash
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("ruleset_blobs.sha256"), nullable=False),
+)
+
+ruleset_activations = sa.Table(
+    "ruleset_activations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(64), sa.ForeignKey("ruleset_versions.version"), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # publish | rollback
+    sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("previous_version", sa.String(64), nullable=True),  # active when this was recorded
+    sa.Column("actor", sa.String(254), nullable=False),  # the user's email, or cli:<login>
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),  # the diff against the previous version (JSON)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_ruleset_activations_effective", "effective_at", "id"),
+)
