@@ -27,6 +27,7 @@ from cpq.documents import formatting
 from cpq.documents.brands import Brand
 from cpq.documents.content import QuoteDocument
 from cpq.documents.errors import RENDER_ERRORS, DocumentTooLarge, RenderFailed, RenderTimeout
+from cpq.documents.figures import Figures
 from cpq.errors import CPQError
 
 log = logging.getLogger(__name__)
@@ -139,9 +140,12 @@ def render_html(doc: QuoteDocument, brand: Brand, templates_dir: str | Path) -> 
     def country_name(code: str) -> str:
         return locale.territories.get(code.upper(), code)
 
+    def figures_for(labels: dict[str, str]) -> Figures:
+        return Figures(doc, fmt, labels)
+
     return env.get_template(TEMPLATE).render(
         doc=doc, brand=brand, fmt=fmt, lang=language, html_lang=HTML_LANG[language],
-        state_label=state_label, country_name=country_name,
+        state_label=state_label, country_name=country_name, figures_for=figures_for,
         page_css=page_css(doc, brand, page_label), issued=issued, watermark=watermark,
         qr=qr_svg(doc.verify_url, brand.colors["text"]) if issued and doc.verify_url else None,
         footer=brand.footer_for(language), legal=brand.legal_for(language))
