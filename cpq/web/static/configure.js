@@ -399,7 +399,7 @@
         const {data, etag} = await api("GET", `/api/v1/quotes/${target}`);
         const lines = data.lines.map((l) => ({...l}));
         if (editLine && target === editQuote) {
-          const index = lines.findIndex((l) => l.id === editLine);
+          const index = lineIndex(data);
           lines[index] = {...lines[index], ...line(), id: editLine};
         } else {
           lines.push(line());
@@ -424,9 +424,14 @@
     }
   }
 
+  /** Where the edited line is: by its own id, or the id the server numbered it with. */
+  function lineIndex(quote) {
+    return quote.lines.findIndex((l, i) => (l.id || (quote.priced.lines[i] || {}).id) === editLine);
+  }
+
   async function loadLine() {
     const {data} = await api("GET", `/api/v1/quotes/${editQuote}`);
-    const found = data.lines.find((l) => l.id === editLine);
+    const found = data.lines[lineIndex(data)];
     if (!found) return;
     for (const o of found.options) state.picks.set(o.id, o.quantity || null);
     for (const c of found.components || []) state.components[c.id] = c.quantity;

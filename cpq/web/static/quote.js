@@ -30,8 +30,18 @@
     }
   }
 
+  /** A line's id: its own, or the one the server numbered it with when pricing. */
+  function lineId(index) {
+    const line = quote.lines[index];
+    return line.id || (((quote.priced || {}).lines || [])[index] || {}).id || String(index + 1);
+  }
+
+  // states no change can leave (cpq/quotes/lifecycle.py FINAL); a sent quote changes into revision N+1.
+  // Only what the page offers: the server decides (PATCH answers 409 otherwise).
+  const FINAL = ["accepted", "declined", "superseded", "ordering", "ordered", "order_failed"];
+
   function canEdit() {
-    return !isBuyer && quote.allowed_actions.includes("revise");
+    return !isBuyer && role !== "order_manager" && !FINAL.includes(quote.state);
   }
 
   function renderLines() {
@@ -39,12 +49,13 @@
     const priced = quote.priced || {lines: []};
     const edit = canEdit();
     const groups = new Map();
-    for (const line of quote.lines) {
-      const pricedLine = priced.lines.find((p) => p.id === line.id) || {items: []};
+    quote.lines.forEach((raw, index) => {
+      const pricedLine = priced.lines[index] || {items: []};  // priced in the order of the lines
+      const line = {...raw, id: lineId(index)};
       const group = line.group || pricedLine.group || "";
       if (!groups.has(group)) groups.set(group, []);
       groups.get(group).push([line, pricedLine]);
-    }
+    });
     const sections = [];
     for (const [group, lines] of groups) {
       const items = lines.map(([line, pricedLine]) => {
@@ -154,19 +165,38 @@
     }
   }
 
+  const fromTo = (v) => `${v.from ?? "—"} → ${v.to ?? "—"}`;
+
+  function changeText(change) {
+    const parts = [];
+    for (const [key, value] of Object.entries(change.changes)) {
+      if (key === "options") {
+        if (value.added.length) parts.push(`options added: ${value.added.join(", ")}`);
+        if (value.removed.length) parts.push(`options removed: ${value.removed.join(", ")}`);
+        for (const [id, q] of Object.entries(value.quantity)) parts.push(`${id} quantity ${fromTo(q)}`);
+      } else {
+        parts.push(`${key} ${fromTo(value)}`);
+      }
+    }
+    return `Line ${change.line}: ${parts.join("; ")}`;
+  }
+
   function diffList(title, items) {
     if (!items || !items.length) return null;
-    return el("div", {}, el("h3", {}, title), el("ul", {}, items.map((i) => el("li", {}, typeof i === "string" ? i : JSON.stringify(i)))));
+    return el("div", {}, el("h4", {}, title), el("ul", {}, items.map((i) => el("li", {}, i))));
   }
 
   async function showDiff(n) {
     try {
       const {data} = await api("GET", `${base}/revisions/${n}/diff`);
+      const lineText = (l) => `Line ${l.id || "?"}: ${l.product} × ${l.quantity || 1}`;
       $("diff").replaceChildren(el("div", {class: "diff", role: "region", "aria-label": `Changes in revision ${n}`},
         el("h3", {}, `Revision ${data.from} → ${data.to}`),
-        diffList("Lines added", data.added), diffList("Lines removed", data.removed), diffList("Lines changed", data.changed),
-        diffList("Totals", Object.entries(data.totals || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)),
-        data.ruleset ? el("p", {}, `Ruleset ${JSON.stringify(data.ruleset)}`) : null));
+        diffList("Lines added", (data.added || []).map(lineText)),
+        diffList("Lines removed", (data.removed || []).map(lineText)),
+        diffList("Lines changed", (data.changed || []).map(changeText)),
+        diffList("Totals", Object.entries(data.totals || {}).map(([k, v]) => `${k.replace(/_/g, " ")}: ${fromTo(v)}`)),
+        data.ruleset ? el("p", {}, `Rules changed: ${data.ruleset.from.slice(0, 12)} → ${data.ruleset.to.slice(0, 12)}`) : null));
     } catch (error) {
       toast(problemText(error));
     }
@@ -207,9 +237,9 @@
   }
 
   async function saveLines() {
-    const lines = quote.lines.map((line) => {
-      const qty = parseInt($(`line-qty-${line.id}`).value, 10);
-      const discount = $(`line-discount-${line.id}`).value.trim();
+    const lines = quote.lines.map((line, index) => {
+      const qty = parseInt($(`line-qty-${lineId(index)}`).value, 10);
+      const discount = $(`line-discount-${lineId(index)}`).value.trim();
       const out = {...line, quantity: Number.isFinite(qty) && qty > 0 ? qty : line.quantity};
       if (discount) out.discount = discount; else delete out.discount;
       return out;
