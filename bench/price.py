@@ -54,8 +54,13 @@ def _category(family: int, option: int) -> str:
     return f"cat{(family * OPTIONS_PER_FAMILY + option) % CATEGORIES:03d}"
 
 
-def write_catalog(folder: Path, rules: int, seed: int = 7) -> dict:
-    """Write rules/ and pricebooks/ under `folder`; return the counts written."""
+def write_catalog(folder: Path, rules: int, seed: int = 7, tables: bool = True) -> dict:
+    """Write rules/ and pricebooks/ under `folder`; return the counts written.
+
+    With `tables` the prices and adjustment rules go into CSV tables beside each book
+    (`price_tables` / `adjustment_tables`); without, into the book's YAML (`prices:` /
+    `adjustments:`). Both forms hold the same entries and rules.
+    """
     rnd = random.Random(seed)
     (folder / "rules").mkdir(parents=True)
     (folder / "pricebooks").mkdir(parents=True)
@@ -77,65 +82,116 @@ def write_catalog(folder: Path, rules: int, seed: int = 7) -> dict:
             skus.append(_product(f, p))
         (folder / "rules" / f"fam{f:02d}.yaml").write_text("\n".join(lines) + "\n")
 
+    # prices[book] = [(sku, entry)], an entry being ("unit", unit, cost, from, to) or ("volume", bands)
+    prices: dict[str, list] = {"bench-list": [], "bench-partner": [], "bench-contract": []}
     entries = 0
-    # list book: every SKU, with a price change on 2026-07-01 (2 dated entries each)
-    lines = ["format: 1", "kind: pricebook", "id: bench-list", "currency: USD", "effective: {from: 2026-01-01}",
-             "prices:"]
+    # list book: every SKU, with a price change on 2026-07-01 (2 dated entries each); 10 % volume-tiered
     for i, sku in enumerate(skus):
         if i % 10 == 0:
-            lines.append(f"  {sku}:\n    tiers: volume\n    bands:\n"
-                         f"      - {{from: 1, to: 9, unit: \"{100 + i % 900}.00\"}}\n"
-                         f"      - {{from: 10, unit: \"{90 + i % 900}.00\"}}")
+            prices["bench-list"].append((sku, ("volume", [(1, 9, f"{100 + i % 900}.00"), (10, None, f"{90 + i % 900}.00")])))
             entries += 1
         else:
-            lines.append(f"  {sku}:\n    - {{unit: \"{100 + i % 900}.50\", cost: \"{60 + i % 500}.00\", "
-                         f"effective: {{to: 2026-06-30}}}}\n"
-                         f"    - {{unit: \"{105 + i % 900}.50\", cost: \"{62 + i % 500}.00\", "
-                         f"effective: {{from: 2026-07-01}}}}")
+            prices["bench-list"].append((sku, ("unit", f"{100 + i % 900}.50", f"{60 + i % 500}.00", None, "2026-06-30")))
+            prices["bench-list"].append((sku, ("unit", f"{105 + i % 900}.50", f"{62 + i % 500}.00", "2026-07-01", None)))
             entries += 2
-    books = [("bench-list", None, lines)]
-    partner = ["format: 1", "kind: pricebook", "id: bench-partner", "extends: bench-list", "channel: partner",
-               "partner: P1", "prices:"]
-    contract = ["format: 1", "kind: pricebook", "id: bench-contract", "extends: bench-partner", "account: A1",
-                "prices:"]
     target = 100_000
     i = 0
     while entries < target and i < 2 * len(skus):
         sku = skus[i % len(skus)]
-        book = partner if i < len(skus) else contract
-        book.append(f"  {sku}: \"{95 + i % 800}.25\"")
+        book = "bench-partner" if i < len(skus) else "bench-contract"
+        prices[book].append((sku, ("unit", f"{95 + i % 800}.25", None, None, None)))
         entries += 1
         i += 1
-    books += [("bench-partner", "bench-list", partner), ("bench-contract", "bench-partner", contract)]
+    headers = {"bench-list": ["currency: USD", "effective: {from: 2026-01-01}"],
+               "bench-partner": ["extends: bench-list", "channel: partner", "partner: P1"],
+               "bench-contract": ["extends: bench-partner", "account: A1"]}
 
     # Adjustment rules, spread over the three books. Broad rules (per category, per family, quote-wide)
     # are a fixed number, as pricing policies are; the rest name one product each, so doubling the
     # rules doubles the product-specific ones (more contracts and promotions on more SKUs).
-    broad = [f"applies_to: {{categories: [cat{c % CATEGORIES:03d}]}}, when: "
-             f"\"line.quantity >= 20 and account.segment == 'enterprise'\"" for c in range(2 * CATEGORIES)]
-    broad += [f"applies_to: {{families: [fam{f:02d}]}}, when: \"line.quantity >= 50\"" for f in range(FAMILIES)]
-    broad += [f"applies_to: {{}}, when: \"context.country == 'C{q:02d}' and quote.list_total >= 10000\""
-              for q in range(20)]
+    # A rule is (id, target kind, target, condition, effect kind, effect value, priority, stack).
+    broad = [("categories", f"cat{c % CATEGORIES:03d}", "line.quantity >= 20 and account.segment == 'enterprise'")
+             for c in range(2 * CATEGORIES)]
+    broad += [("families", f"fam{f:02d}", "line.quantity >= 50") for f in range(FAMILIES)]
+    broad += [(None, None, f"context.country == 'C{q:02d}' and quote.list_total >= 10000") for q in range(20)]
     rnd.shuffle(broad)
     per_book = {"bench-list": rules // 2, "bench-partner": rules * 3 // 10}
     per_book["bench-contract"] = rules - per_book["bench-list"] - per_book["bench-partner"]
-    for book_id, _parent, book_lines in books:
-        book_lines.append("adjustments:")
+    adjustments: dict[str, list] = {}
+    for book_id in prices:
+        adjustments[book_id] = []
         for r in range(per_book[book_id]):
-            rule_id = f"{book_id}-r{r}"
-            kind = rnd.choice(["discount: 3%", "discount: 5%", "markup: 2%", "amount_off: \"1.00\""])
+            effect = rnd.choice([("discount", "3%"), ("discount", "5%"), ("markup", "2%"), ("amount_off", "1.00")])
             priority = rnd.randint(1, 40)
             stack = ("compound", "additive", "best")[priority % 3]  # one stacking policy per priority
             if broad and rnd.random() < len(broad) / max(1, rules):
-                target_text = broad.pop()
+                target_kind, target_value, when = broad.pop()
             else:
-                when = "" if rnd.random() < 0.5 else ", when: \"line.quantity >= 5\""
-                target_text = f"applies_to: {{products: [{rnd.choice(skus)}]}}{when}"
-            book_lines.append(f"  - {{id: {rule_id}, {target_text}, {kind}, priority: {priority}, stack: {stack}}}")
+                when = None if rnd.random() < 0.5 else "line.quantity >= 5"
+                target_kind, target_value = "products", rnd.choice(skus)
+            adjustments[book_id].append((f"{book_id}-r{r}", target_kind, target_value, when, *effect, priority, stack))
+
+    for book_id, header in headers.items():
+        book_lines = ["format: 1", "kind: pricebook", f"id: {book_id}", *header]
+        if tables:
+            book_lines += [f"price_tables: [{book_id}-prices.csv]", f"adjustment_tables: [{book_id}-rules.csv]"]
+            _write_price_table(folder / "pricebooks" / f"{book_id}-prices.csv", prices[book_id])
+            _write_rule_table(folder / "pricebooks" / f"{book_id}-rules.csv", adjustments[book_id])
+        else:
+            book_lines += ["prices:", *_yaml_prices(prices[book_id]), "adjustments:"]
+            for rule_id, kind, value, when, effect, amount, priority, stack in adjustments[book_id]:
+                target_text = f"applies_to: {{{kind}: [{value}]}}" if kind else "applies_to: {}"
+                if when:
+                    target_text += f", when: \"{when}\""
+                amount = f'"{amount}"' if effect == "amount_off" else amount
+                book_lines.append(f"  - {{id: {rule_id}, {target_text}, {effect}: {amount}, priority: {priority}, "
+                                  f"stack: {stack}}}")
         if book_id == "bench-list":
             book_lines.append("floors:\n  - {id: bench-floor, applies_to: {}, max_discount: 40%}")
         (folder / "pricebooks" / f"{book_id}.yaml").write_text("\n".join(book_lines) + "\n")
     return {"skus": len(skus), "price_entries": entries, "rules": rules}
+
+
+def _yaml_prices(entries: list) -> list[str]:
+    lines, by_sku = [], {}
+    for sku, entry in entries:
+        by_sku.setdefault(sku, []).append(entry)
+    for sku, found in by_sku.items():
+        if found[0][0] == "volume":
+            bands = found[0][1]
+            lines.append(f"  {sku}:\n    tiers: volume\n    bands:")
+            for first, last, unit in bands:
+                to = f" to: {last}," if last is not None else ""
+                lines.append(f"      - {{from: {first},{to} unit: \"{unit}\"}}")
+        elif len(found) == 1 and found[0][2] is None and found[0][3] is None and found[0][4] is None:
+            lines.append(f"  {sku}: \"{found[0][1]}\"")
+        else:
+            lines.append(f"  {sku}:")
+            for _, unit, cost, start, end in found:
+                dates = ", ".join(f"{k}: {v}" for k, v in (("from", start), ("to", end)) if v)
+                lines.append(f"    - {{unit: \"{unit}\", cost: \"{cost}\", effective: {{{dates}}}}}")
+    return lines
+
+
+def _write_price_table(path: Path, entries: list) -> None:
+    rows = ["sku,unit,cost,effective_from,effective_to,tiers,band_from,band_to"]
+    for sku, entry in entries:
+        if entry[0] == "volume":
+            for first, last, unit in entry[1]:
+                rows.append(f"{sku},{unit},,,,volume,{first},{last if last is not None else ''}")
+        else:
+            _, unit, cost, start, end = entry
+            rows.append(f"{sku},{unit},{cost or ''},{start or ''},{end or ''},,,")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def _write_rule_table(path: Path, rules: list) -> None:
+    rows = ["id,products,categories,families,when,discount,markup,amount_off,priority,stack"]
+    for rule_id, kind, value, when, effect, amount, priority, stack in rules:
+        targets = [value if kind == k else "" for k in ("products", "categories", "families")]
+        effects = [amount if effect == k else "" for k in ("discount", "markup", "amount_off")]
+        rows.append(",".join([rule_id, *targets, f'"{when}"' if when else "", *effects, str(priority), stack]))
+    path.write_text("\n".join(rows) + "\n")
 
 
 def make_quote(lines: int, seed: int, with_option: bool = True) -> tuple[QuoteRequest, PricingContext]:

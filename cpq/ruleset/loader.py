@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -51,6 +52,7 @@ from cpq.ruleset.expressions import (
 )
 from cpq.ruleset.model import ApprovalPolicy, RuleFile, Ruleset
 from cpq.ruleset.scopes import ContextScope, FormulaScope, ProductScope, sel
+from cpq.ruleset.tables import TABLE_SUFFIXES, TableLoading
 
 YAML_SUFFIXES = (".yaml", ".yml")
 TESTS_DIR = "tests"  # rule test cases live beside the rules (cpq rules test); they are not rule files
@@ -71,14 +73,14 @@ class _File:
 
 
 def discover(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """Every YAML file under the given files/folders, with its path inside its root (sorted)."""
+    """Every YAML file (and CSV table) under the given files/folders, with its path inside its root (sorted)."""
     found: dict[Path, str] = {}
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
             for f in sorted(root.rglob("*")):
                 rel = f.relative_to(root)
-                if f.suffix in YAML_SUFFIXES and f.is_file() and is_rule_file_key(rel.as_posix()):
+                if f.suffix in YAML_SUFFIXES + TABLE_SUFFIXES and f.is_file() and is_rule_file_key(rel.as_posix()):
                     found[f.resolve()] = rel.as_posix()
         elif root.exists():
             found[root.resolve()] = root.name
@@ -140,9 +142,10 @@ def _load_cached(paths: Sequence, raws: list[tuple[Path, str, bytes]], cache_key
     return ruleset
 
 
-class _Loader:
+class _Loader(TableLoading):
     def __init__(self) -> None:
         self.errors: list[RuleFileError] = []
+        self.tables = {}  # CSV tables by shown path, claimed by the pricebooks that name them
         self.rule_ids: dict[str, Source] = {}
         self.broken: set[str] = set()  # ids whose definition had errors: no "unknown id" echoes
         self.compiled: dict[tuple, tuple] = {}  # (text, scope, type) → (ast, sympy) for scopes that allow it
@@ -164,11 +167,26 @@ class _Loader:
 
     # ------------------------------------------------------------------ reading
     def load(self, paths: Sequence[str | os.PathLike], raws: list[tuple[Path, str, bytes]]) -> Ruleset:
+        # Loading allocates millions of small objects and frees few: the cyclic collector's passes over
+        # them took half the time of a large load (measured: 16.8 s → 8.4 s for 26,000 options).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load(paths, raws)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _load(self, paths: Sequence[str | os.PathLike], raws: list[tuple[Path, str, bytes]]) -> Ruleset:
         digest = hashlib.sha256()
         files: list[_File] = []
         infos: list[RuleFile] = []
         for path, key, raw in raws:
             digest.update(key.encode() + b"\0" + hashlib.sha256(raw).digest())
+            if path.suffix in TABLE_SUFFIXES:
+                if self.add_table(_shown(path), raw):
+                    infos.append(RuleFile(_shown(path), hashlib.sha256(raw).hexdigest(), "table"))
+                continue
             f = self.read(path, key, raw)
             if f is not None:
                 files.append(f)
@@ -181,6 +199,7 @@ class _Loader:
         options, attribute_types, option_family_types = self.collect_options(by_kind["product"])
         products = self.build_products(by_kind["product"], options, option_family_types)
         pricebooks = self.build_pricebooks(by_kind["pricebook"], products, options)
+        self.report_unused_tables()
         policies, limits = self.build_approvals(by_kind["approvals"])
         if self.errors:
             raise RulesetInvalid(self.errors)
@@ -700,10 +719,14 @@ class _Loader:
 
     def check_inherited_stacking(self, books: dict[str, Pricebook], cyclic: set[str], catalog) -> None:
         """A book's adjustments also meet those of the books it extends: same rule as within a book."""
+        # by book and priority: every rule, and the unstacked ones (a stacked rule only clashes with those)
         by_priority = {b.id: {} for b in books.values()}
+        unstacked = {b.id: {} for b in books.values()}
         for b in books.values():
             for a in b.adjustments:
                 by_priority[b.id].setdefault(a.priority, []).append(a)
+                if a.stack is None:
+                    unstacked[b.id].setdefault(a.priority, []).append(a)
         for book in books.values():
             ancestors, cur = [], book.extends
             while cur in books and cur not in cyclic and cur not in (a.id for a in ancestors):
@@ -711,9 +734,9 @@ class _Loader:
                 cur = books[cur].extends
             for own in book.adjustments:
                 for parent in ancestors:
-                    for inherited in by_priority[parent.id].get(own.priority, ()):
-                        if ((own.stack is None or inherited.stack is None)
-                                and _may_meet(own.applies_to, inherited.applies_to, catalog)):
+                    pool = by_priority if own.stack is None else unstacked
+                    for inherited in pool[parent.id].get(own.priority, ()):
+                        if _may_meet(own.applies_to, inherited.applies_to, catalog):
                             self.error(own.source.path, (own.source.line, own.source.col), own.id, "ambiguous_stacking",
                                        f"'{own.id}' and '{inherited.id}' (inherited from '{parent.id}') can apply to "
                                        f"the same line at priority {own.priority}; give them different priorities "
@@ -734,25 +757,14 @@ class _Loader:
             built = [self.price_entry(f, book_id, sku, e, pos, sellable[sku], bundle_attrs)
                      for e, pos in zip(entries, positions, strict=True)]
             built = [b for b in built if b is not None]
-            for i, a in enumerate(built):
-                for b in built[i + 1:]:
-                    if a.effective.overlaps(b.effective):
-                        self.error(f.path, (b.source.line, b.source.col), book_id, "overlapping_dates",
-                                   f"prices for '{sku}' overlap in time (with line {a.source.line})")
+            self.check_overlaps(f.path, book_id, sku, built)
             prices[sku] = tuple(built)
+        self.table_prices(f, data, prices, sellable, bundle_attrs)
         condition_scope = ContextScope(quote=True, line=True, subtotal=True)
-        adjustments = []
-        for i, spec in enumerate(data.get("adjustments") or []):
-            pos = data["adjustments"].item_pos[i]
-            self.claim_id(f, spec["id"], pos, "adjustment")
-            kind = next(k for k in ("discount", "markup", "amount_off", "price") if k in spec)
-            adjustments.append(Adjustment(
-                id=spec["id"], kind=kind, value=_percent(spec[kind]),
-                applies_to=self.applies_to(f, spec, spec["id"], sellable, categories, families),
-                when=self.expression(f, spec, "when", condition_scope, spec["id"], Type.BOOL) if "when" in spec else None,
-                priority=spec.get("priority", 0), stack=spec.get("stack"), label=spec.get("label", spec["id"]),
-                effective=_effective(spec.get("effective")), source=Source(f.path, *pos),
-            ))
+        adjustments = [self.adjustment(f, spec, data["adjustments"].item_pos[i], sellable, categories, families,
+                                       condition_scope)
+                       for i, spec in enumerate(data.get("adjustments") or [])]
+        self.table_adjustments(f, data, adjustments, sellable, categories, families, condition_scope)
         self.check_stacking(f, adjustments, catalog)
         floors = []
         for i, spec in enumerate(data.get("floors") or []):
@@ -787,6 +799,25 @@ class _Loader:
             rounding_mode=rounding[0], rounding_level=rounding[1],
             effective=_effective(data.get("effective")), prices=frozen_map(prices),
             adjustments=tuple(adjustments), floors=tuple(floors), tax=tax, source=Source(f.path, *data.pos),
+        )
+
+    def check_overlaps(self, path: str, book_id: str, sku: str, entries: list[PriceEntry]) -> None:
+        for i, a in enumerate(entries):
+            for b in entries[i + 1:]:
+                if a.effective.overlaps(b.effective):
+                    self.error(path, (b.source.line, b.source.col), book_id, "overlapping_dates",
+                               f"prices for '{sku}' overlap in time (with line {a.source.line})")
+
+    def adjustment(self, f, spec, pos, sellable, categories, families, condition_scope) -> Adjustment:
+        """One adjustment rule from its mapping (a YAML `adjustments:` entry or a row of a table)."""
+        self.claim_id(f, spec["id"], pos, "adjustment")
+        kind = next(k for k in ("discount", "markup", "amount_off", "price") if k in spec)
+        return Adjustment(
+            id=spec["id"], kind=kind, value=_percent(spec[kind]),
+            applies_to=self.applies_to(f, spec, spec["id"], sellable, categories, families),
+            when=self.expression(f, spec, "when", condition_scope, spec["id"], Type.BOOL) if "when" in spec else None,
+            priority=spec.get("priority", 0), stack=spec.get("stack"), label=spec.get("label", spec["id"]),
+            effective=_effective(spec.get("effective")), source=Source(f.path, *pos),
         )
 
     def price_entry(self, f, book_id, sku, spec, pos, attributes, bundle_attrs) -> PriceEntry | None:
@@ -877,7 +908,7 @@ class _Loader:
             if len(policies) > 1:
                 first, *others = policies.values()
                 for other in others:
-                    self.error(f.path, (other.source.line, other.source.col), other.id, "ambiguous_stacking",
+                    self.error(other.source.path, (other.source.line, other.source.col), other.id, "ambiguous_stacking",
                                f"'{other.id}' stacks '{other.stack}' but '{first.id}' at the same priority "
                                f"{other.priority} stacks '{first.stack}'; one priority has one stacking policy")
             position = {id(a): i for i, a in enumerate(group)}
@@ -887,7 +918,7 @@ class _Loader:
                         continue  # itself, or a pair of unstacked rules already judged
                     a, b = (u, b) if position[id(u)] < position[id(b)] else (b, u)
                     if _may_meet(a.applies_to, b.applies_to, catalog):
-                        self.error(f.path, (b.source.line, b.source.col), b.id, "ambiguous_stacking",
+                        self.error(b.source.path, (b.source.line, b.source.col), b.id, "ambiguous_stacking",
                                    f"'{a.id}' and '{b.id}' can apply to the same line at priority {a.priority}; "
                                    "give them different priorities or a 'stack' policy")
 

@@ -359,6 +359,16 @@ class TaxSchema(StrictSchema):
     categories = fields.Dict(keys=fields.String(validate=_id), values=Id())
 
 
+class TablePath(Text):
+    """A CSV table beside the pricebook (a path relative to the book's file)."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        text = super()._deserialize(value, attr, data, **kw)
+        if not text.endswith(".csv") or text.startswith("/"):
+            raise ValidationError("a table is a .csv file named relative to this pricebook, e.g. 'list-usd-prices.csv'")
+        return text
+
+
 class PricebookFileSchema(FileHeader):
     id = Id(required=True)
     name = Text()
@@ -371,7 +381,9 @@ class PricebookFileSchema(FileHeader):
     effective = fields.Nested(EffectiveSchema)
     tax = fields.Nested(TaxSchema)
     prices = fields.Dict(keys=fields.String(validate=_id), values=PriceField())
+    price_tables = fields.List(TablePath())  # CSV price lists (docs/rule-files.md 4.10)
     adjustments = fields.List(fields.Nested(AdjustmentSchema))
+    adjustment_tables = fields.List(TablePath())
     floors = fields.List(fields.Nested(FloorSchema))
 
     @validates_schema
