@@ -3,9 +3,11 @@
 Before the first publication the process answers from CPQ_RULES_DIR + CPQ_PRICEBOOKS_DIR (and
 stores those files as a version, so quotes priced with them can be re-priced later). After it, the
 active version is the one recorded in `ruleset_activations`; each process checks it with one small
-`select` at most every POLL_SECONDS, on the request that finds the check due, and compiles a new
-version in a background thread while it goes on answering from the old one. A version that becomes
-active at a set time is compiled PREFETCH_SECONDS ahead, so every process switches on time.
+`select` at most every POLL_SECONDS, on the request that finds the check due. A version that becomes
+active at a set time is compiled in a background thread up to PREFETCH_SECONDS ahead, so every
+process switches on time; one published for "now" is compiled by the request that finds it active
+(other threads of the process answer from the old version meanwhile), so a process never answers
+from the old version once it has seen the new one.
 
 Every request is bound to one Ruleset when it starts (flask.g) and finishes on it, and every
 response says which version answered it in `X-CPQ-Ruleset-Version`.
@@ -52,7 +54,8 @@ class LiveRuleset:
         self._files_stored = False
         self._compiled: OrderedDict[str, Ruleset] = OrderedDict()
         self._failed: dict[str, str] = {}  # stored versions this code cannot load: not retried every poll
-        self._loading: set[str] = set()
+        self._loading: set[str] = set()  # versions a background thread compiles
+        self._compiling: dict[str, threading.Lock] = {}  # held while a version compiles
         self._wanted: str | None = None  # the version the database says is active now
         self._checked_at = float("-inf")
         self._check_lock = threading.Lock()
@@ -86,7 +89,7 @@ class LiveRuleset:
     def current(self) -> Ruleset | None:
         """The Ruleset a request starting now is answered from (checks the database when due)."""
         if os.getpid() != self._pid:  # forked after start: no threads, no locks held in this process
-            self._pid, self._loading = os.getpid(), set()
+            self._pid, self._loading, self._compiling = os.getpid(), set(), {}
             self._check_lock, self._lock = threading.Lock(), threading.Lock()
         due = self.engine is not None and time.monotonic() - self._checked_at >= self.poll_seconds
         if due and self._check_lock.acquire(blocking=False):  # another thread is checking: use what is there
@@ -119,11 +122,10 @@ class LiveRuleset:
                 ready = self._compiled.get(version)
             if ready is not None:
                 self._switch(ready)
-            elif self.source == "files":
-                # this process has never answered from the database: don't serve the wrong version meanwhile
-                self._compile(version)
             else:
-                self._compile_in_background(version)
+                # Not compiled ahead (published for now): this request compiles it, or waits for the
+                # background thread that is at it, rather than answer from a version no longer active.
+                self._compile(version)
         for upcoming in soon:
             if upcoming not in self._compiled:
                 self._compile_in_background(upcoming)
@@ -145,17 +147,24 @@ class LiveRuleset:
         """A stored version's Ruleset, from this process's cache or compiled from its stored files."""
         with self._lock:
             ready = self._compiled.get(version)
+            compiling = self._compiling.setdefault(version, threading.Lock())
         if ready is not None:
             return ready
         from cpq.store import rulesets as repo
 
-        with self.engine().connect() as conn:
-            files = repo.load_files(conn, version)
-        ruleset = files.load()
-        if ruleset.version != version:  # pragma: no cover - the loader changed how it hashes
-            raise RulesetInvalid([])
-        with self._lock:
-            self._remember(ruleset)
+        with compiling:  # one compilation per version and process; later callers wait for it
+            with self._lock:
+                ready = self._compiled.get(version)
+            if ready is not None:
+                return ready
+            with self.engine().connect() as conn:
+                files = repo.load_files(conn, version)
+            ruleset = files.load()
+            if ruleset.version != version:  # pragma: no cover - the loader changed how it hashes
+                raise RulesetInvalid([])
+            with self._lock:
+                self._remember(ruleset)
+                self._compiling.pop(version, None)
         return ruleset
 
     def _compile(self, version: str) -> None:
