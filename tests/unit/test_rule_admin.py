@@ -145,6 +145,15 @@ def test_cpq_rules_test_reports_and_exits_by_the_outcome(cli, tmp_path):
     assert "FAIL rules/tests/servers.yaml:" in bad.output and "totals.list: expected 11370.00, got 11390.00" in bad.output
 
 
+def test_the_test_case_example_in_the_docs_passes_on_the_sample_files():
+    text = (ROOT / "docs" / "rule-administration.md").read_text()
+    start = text.index("```yaml\nformat: 1\nkind: rule_tests") + len("```yaml\n")
+    files = _cases(text[start:text.index("```", start)])
+    report = run_rule_tests(files.load(), [t for t in files.tests if t.path.endswith("extra.yaml")], TODAY)
+    assert len(report.results) == 4
+    assert report.ok, [str(r) for r in report.results]
+
+
 PURE = ["cpq.admin.files", "cpq.admin.diff", "cpq.admin.ruletests", "cpq.admin.impact", "cpq.admin.analysis"]
 
 
