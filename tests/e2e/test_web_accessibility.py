@@ -3,12 +3,17 @@ works with the keyboard alone (choose, see why an option is blocked, force a con
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
-from tests.e2e.test_web_flow import DESKTOP, PHONE, browser, settled, sign_in, site  # noqa: F401 - fixtures
+from tests.e2e.test_web_flow import (  # noqa: F401 - browser and site are fixtures
+    DESKTOP,
+    PHONE,
+    SERVER_LINE,
+    browser,
+    settled,
+    sign_in,
+    site,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +27,9 @@ UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), s
   .map((e) => e.outerHTML.slice(0, 120))"""
 
 
-def quote_for(served) -> str:
-    body = json.dumps({"account_id": "GLOBEX", "lines": [{"product": "SRV-2U", "quantity": 2, "options": [
-        {"id": "CPU-16C"}, {"id": "MEM-64"}, {"id": "SSD-960", "quantity": 2}, {"id": "PSU-800W"}]}]}).encode()
-    request = urllib.request.Request(f"{served.url}/api/v1/quotes", data=body, method="POST", headers={
-        "Authorization": f"Bearer {served.keys['sales@example.com']}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as answer:
-        return json.load(answer)["number"]
-
-
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone-390x844"])
 def test_every_input_on_every_page_has_a_label(browser, site, size):  # noqa: F811
-    number = quote_for(site)
+    number = site.call("POST", "/api/v1/quotes", "sales@example.com", {"account_id": "GLOBEX", "lines": [SERVER_LINE]})[0]["number"]
     anonymous = browser.new_context(base_url=site.url, **size).new_page()
     anonymous.goto("/signin")
     assert anonymous.evaluate(UNLABELLED) == []

@@ -4,12 +4,17 @@ manager's rejection; a sent quote changed into revision 2, its diff and the PDF 
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
-from tests.e2e.test_web_flow import DESKTOP, Shots, browser, settled, sign_in, site  # noqa: F401 - fixtures
+from tests.e2e.test_web_flow import (  # noqa: F401 - browser and site are fixtures
+    DESKTOP,
+    SERVER_LINE,
+    Shots,
+    browser,
+    settled,
+    sign_in,
+    site,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -85,12 +90,8 @@ def test_sales_build_a_quote_of_two_bundles_edit_it_and_a_manager_rejects_it(bro
 
 
 def test_a_sent_quote_changed_by_sales_gets_revision_two_with_its_diff_and_the_pdf(browser, site):  # noqa: F811
-    body = json.dumps({"account_id": "GLOBEX-EU", "lines": [{"product": "SRV-2U", "quantity": 2, "options": [
-        {"id": "CPU-16C"}, {"id": "MEM-64"}, {"id": "SSD-960", "quantity": 2}, {"id": "PSU-800W"}]}]}).encode()
-    request = urllib.request.Request(f"{site.url}/api/v1/quotes", data=body, method="POST", headers={
-        "Authorization": f"Bearer {site.keys['sales@example.com']}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as answer:
-        number = json.load(answer)["number"]
+    quote, _ = site.call("POST", "/api/v1/quotes", "sales@example.com", {"account_id": "GLOBEX-EU", "lines": [SERVER_LINE]})
+    number = quote["number"]
     page = sign_in(browser, site, "sales@example.com", DESKTOP)
     page.goto(f"/quotes/{number}")
     page.wait_for_selector("#workspace[data-state=draft]")
@@ -109,4 +110,28 @@ def test_a_sent_quote_changed_by_sales_gets_revision_two_with_its_diff_and_the_p
     pdf = page.request.get(page.get_by_role("link", name="Download PDF").get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
+    page.context.close()
+
+
+def test_the_buyer_declines_a_sent_quote_and_sees_no_accept_button_afterwards(browser, site):  # noqa: F811
+    quote, etag = site.call("POST", "/api/v1/quotes", "sales@example.com",
+                            {"account_id": "GLOBEX", "lines": [{**SERVER_LINE, "quantity": 1}]})
+    number = quote["number"]
+    if quote["priced"]["approvals"]:
+        quote, etag = site.call("POST", f"/api/v1/quotes/{number}/submit", "sales@example.com", {}, etag)
+        manager = sign_in(browser, site, "manager@example.com", DESKTOP)
+        manager.goto(f"/quotes/{number}")
+        manager.get_by_role("button", name="Approve").click()
+        manager.wait_for_selector("#workspace[data-state=approved]")
+        manager.context.close()
+        quote, etag = site.call("GET", f"/api/v1/quotes/{number}", "sales@example.com")
+    site.call("POST", f"/api/v1/quotes/{number}/send", "sales@example.com", {}, etag)
+    page = sign_in(browser, site, "buyer@globex.example", DESKTOP)
+    page.goto(f"/quotes/{number}")
+    page.wait_for_selector("#workspace[data-state=sent]")
+    assert page.get_by_role("button", name="Send to the buyer").count() == 0  # a buyer never sends
+    assert page.locator("#edit-bar").is_hidden()  # nor changes lines
+    page.get_by_role("button", name="Decline").click()
+    page.wait_for_selector("#workspace[data-state=declined]")
+    assert page.locator("#accept-box").is_hidden()
     page.context.close()
