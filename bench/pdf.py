@@ -1,19 +1,25 @@
 """Quote PDF rendering times for 1, 100 and 1,000 lines, against a plain-HTML baseline in the same run.
 
-    PYTHONPATH=. python bench/pdf.py [--runs 3] [--sizes 1,100,1000] [--items 2]
+    PYTHONPATH=. python bench/pdf.py [--runs 3] [--sizes 1,100,1000] [--items 2] [--baseline-templates DIR]
 
 A line is a product with one option (`--items 2`: a bundle of 2 priced items, printed as the bundle's
 head row, its base unit and its option), as in bench/price.py. "cpq" is what the service does for
 GET /api/v1/quotes/{id}.pdf from a stored revision: build the document, render the template, lay
-out and write the PDF in a forked renderer (fonts warmed once). "plain" is WeasyPrint on the same
-cells as one bare HTML table: no stylesheet, no running header or footer, no page counter, no
-nesting — the floor WeasyPrint itself sets for that many cells. No database: pricing is not measured.
+out and write the PDF in forked renderers (fonts warmed once; from 600 table rows on, in two
+parts laid out in parallel, see cpq/documents/parts.py). "1 proc" is the same in one renderer
+process. "plain" is WeasyPrint on the same cells as one bare HTML table: no stylesheet, no running
+header or footer, no page counter, no nesting. `--baseline-templates` also times another version of
+templates/ (e.g. an older commit's, `git archive COMMIT templates | tar -x -C /tmp/old`) in one
+process. Times are wall-clock medians; "cpu" adds the renderer processes' CPU time (a shared, busy
+machine stretches wall time). No database: pricing is not measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import resource
 import statistics
 import time
 from datetime import date
@@ -84,13 +90,20 @@ def plain_html(priced: dict) -> str:
     return f"<html><body><table>{''.join(rows)}</table></body></html>"
 
 
-def timed(func, runs: int) -> tuple[float, object]:
-    times, result = [], None
+def timed(func, runs: int) -> tuple[float, float, object]:
+    """Median wall time, median CPU time of this process and its renderer children, and the last result."""
+    walls, cpus, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         result = func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -98,6 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the median is printed")
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--items", type=int, default=2, help="priced items per line (product + options)")
+    parser.add_argument("--baseline-templates", type=Path, help="another templates/ folder to time (one process)")
     args = parser.parse_args()
 
     import pypdf
@@ -107,18 +121,27 @@ def main() -> None:
 
     start = time.perf_counter()
     warm_up()
-    print(f"warm-up (fonts, once per process): {time.perf_counter() - start:.2f} s")
+    print(f"warm-up (fonts, once per process): {time.perf_counter() - start:.2f} s; load average "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     limits = RenderLimits(seconds=600)
-    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq p50':>9} {'plain p50':>10} {'ratio':>6}")
+    one = RenderLimits(seconds=600, parallel=1)
+    base = args.baseline_templates
+    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq':>8} {'cpu':>7} {'1 proc':>8} {'cpu':>7} {'plain':>8} "
+          f"{'cpq/plain':>9}" + (f" {'baseline':>9} {'cpu':>7} {'cpq/base':>8}" if base else ""))
     for size in (int(s) for s in args.sizes.split(",")):
         priced = priced_quote(size, args.items)
         doc, brand = document(priced)
-        cpq_time, pdf = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, limits), args.runs)
+        cpq_time, cpq_cpu, pdf = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, limits), args.runs)
+        one_time, one_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, one), args.runs)
         html = plain_html(priced)
-        plain_time, _ = timed(lambda html=html: HTML(string=html).write_pdf(), args.runs)
+        plain_time, _, _ = timed(lambda html=html: HTML(string=html).write_pdf(), args.runs)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
-        print(f"{size:>6} {doc.row_count:>6} {pages:>6} {cpq_time:>8.2f}s {plain_time:>9.2f}s {cpq_time / plain_time:>5.1f}×",
-              flush=True)
+        line = (f"{size:>6} {doc.row_count:>6} {pages:>6} {cpq_time:>7.2f}s {cpq_cpu:>6.1f}s {one_time:>7.2f}s "
+                f"{one_cpu:>6.1f}s {plain_time:>7.2f}s {cpq_time / plain_time:>8.2f}×")
+        if base:
+            base_time, base_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, base, one), args.runs)
+            line += f" {base_time:>8.2f}s {base_cpu:>6.1f}s {cpq_time / base_time:>7.2f}×"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":  # the renderer forks: keep module-level code free of work

@@ -96,15 +96,18 @@ def css_string(text: str) -> str:
     return '"' + "".join(c if _SAFE_CSS.fullmatch(c) else f"\\{ord(c):x} " for c in text) + '"'
 
 
-def page_counter_css(template: str) -> str:
-    """A translated "Page %(page)s of %(pages)s" as a CSS `content` value with the page counters."""
+def page_counter_css(template: str, total: int | None = None) -> str:
+    """A translated "Page %(page)s of %(pages)s" as a CSS `content` value with the page counters.
+
+    `total` prints that number of pages instead of the document's own (a document laid out in parts).
+    """
     parts = re.split(r"(%\((?:page|pages)\)s)", template)
     out = []
     for part in parts:
         if part == "%(page)s":
             out.append("counter(page)")
         elif part == "%(pages)s":
-            out.append("counter(pages)")
+            out.append("counter(pages)" if total is None else css_string(str(int(total))))
         elif part:
             out.append(css_string(part))
     return " ".join(out) or '""'

@@ -10,12 +10,14 @@ answer (`document_too_large`, `render_timeout`, `render_failed`).
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +25,12 @@ import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from cpq.documents import formatting
+from cpq.documents import formatting, parts
 from cpq.documents.brands import Brand
 from cpq.documents.content import QuoteDocument
 from cpq.documents.errors import RENDER_ERRORS, DocumentTooLarge, RenderFailed, RenderTimeout
 from cpq.documents.figures import Figures
+from cpq.documents.parts import Part
 from cpq.errors import CPQError
 
 log = logging.getLogger(__name__)
@@ -58,10 +61,18 @@ class RenderLimits:
     max_pages: int = 1_000
     seconds: float = 20.0
     isolate: bool = True  # render in a child process that is killed at the time limit
+    parallel: int = 2  # at most this many renderer processes lay out one long document (one per core)
+    parallel_rows: int = 600  # from this many table rows on, a document is laid out in parts
+
+    def parts_for(self, rows: int) -> int:
+        """In how many parts a document of `rows` table rows is laid out (each in its own process)."""
+        if not self.isolate or rows < self.parallel_rows:
+            return 1
+        return max(1, min(self.parallel, os.cpu_count() or 1))
 
     @classmethod
     def from_settings(cls, settings) -> RenderLimits:
-        """Limits from app config / environment (`PDF_MAX_ROWS`, `PDF_MAX_PAGES`, `PDF_TIME_LIMIT`)."""
+        """Limits from app config / environment (`PDF_MAX_ROWS`, `PDF_MAX_PAGES`, `PDF_TIME_LIMIT`, …)."""
         def get(name, default, kind):
             value = settings.get(name) if settings is not None else None
             if value is None:
@@ -71,7 +82,9 @@ class RenderLimits:
         return cls(max_rows=get("PDF_MAX_ROWS", cls.max_rows, int),
                    max_pages=get("PDF_MAX_PAGES", cls.max_pages, int),
                    seconds=get("PDF_TIME_LIMIT", cls.seconds, float),
-                   isolate=str(get("PDF_ISOLATE", "1", str)).lower() not in ("0", "false", "no"))
+                   isolate=str(get("PDF_ISOLATE", "1", str)).lower() not in ("0", "false", "no"),
+                   parallel=get("PDF_PARALLEL", cls.parallel, int),
+                   parallel_rows=get("PDF_PARALLEL_ROWS", cls.parallel_rows, int))
 
 
 _env_lock = threading.Lock()
@@ -100,17 +113,25 @@ def qr_svg(url: str, color: str) -> Markup:
     return Markup(svg)  # segno's own markup of a URL we built
 
 
-def page_css(doc: QuoteDocument, brand: Brand, page_label: str) -> Markup:
+def page_css(doc: QuoteDocument, brand: Brand, page_label: str, numbers: PageNumbers | None = None) -> Markup:
     """The page rules that depend on the document: paper, brand colours, fonts, the page counter.
 
     Only checked values reach this CSS: the paper is one of two names, colours matched #rrggbb when
-    the brand was read, and the translated page label is escaped as a CSS string.
+    the brand was read, the translated page label is escaped as a CSS string, and page numbers are
+    integers. `numbers` None prints WeasyPrint's own counters ("Page 3 of 9").
     """
     c = brand.colors
     language = doc.options.language
+    numbers = numbers or PageNumbers()
+    if numbers.printed:
+        counter = formatting.page_counter_css(page_label, numbers.total)
+        first = f"@page :first {{ counter-reset: page {int(numbers.first)}; }}" if numbers.first != 1 else ""
+    else:
+        counter, first = "none", ""
     css = f"""
 @page {{ size: {PAGE_SIZES[doc.options.paper]}; font-family: {FONTS[language]};
-  @bottom-right {{ content: {formatting.page_counter_css(page_label)}; }} }}
+  @bottom-right {{ content: {counter}; }} }}
+{first}
 html {{ font-family: {FONTS[language]}; color: {c["text"]}; }}
 .brand-primary, h1, .lines thead th, .totals .grand td {{ color: {c["primary"]}; }}
 .lines thead th {{ border-bottom-color: {c["primary"]}; }}
@@ -123,47 +144,114 @@ html {{ font-family: {FONTS[language]}; color: {c["text"]}; }}
     return Markup(css)  # built from checked values only (see docstring)
 
 
+@dataclass(frozen=True)
+class PageNumbers:
+    """How the footer numbers pages: WeasyPrint's counters, not at all, or from `first` of `total`."""
+
+    printed: bool = True
+    first: int = 1
+    total: int | None = None  # None: the document's own page count
+
+
+class DocumentPages:
+    """Renders the HTML of a document, whole or in parts (cpq/documents/parts.py), and its page numbers."""
+
+    def __init__(self, doc: QuoteDocument, brand: Brand, templates_dir: str | Path):
+        self.doc, self.brand, self.templates_dir = doc, brand, templates_dir
+        language = doc.options.language
+        self.env = environment(templates_dir, language)
+        translations = formatting.translations(Path(templates_dir) / "quote" / "locale", language)
+        self.page_label = translations.gettext("Page %(page)s of %(pages)s")
+        locale = formatting.locale_for(language, doc.buyer.country)
+        fmt = formatting.Formatter(locale, doc.currency)
+        issued = doc.document_hash is not None
+        watermark = None if doc.state in ISSUED_STATES else doc.state
+        figures: list[Figures] = []
+
+        def state_label(state: str) -> str:
+            return translations.gettext(STATE_LABELS.get(state, state))
+
+        def country_name(code: str) -> str:
+            return locale.territories.get(code.upper(), code)
+
+        def figures_for(labels: dict[str, str]) -> Figures:
+            if not figures:  # the same columns in every part; every row is formatted once
+                figures.append(Figures(doc, fmt, labels))
+            return figures[0]
+
+        self.context = dict(
+            doc=doc, brand=brand, fmt=fmt, lang=language, html_lang=HTML_LANG[language],
+            state_label=state_label, country_name=country_name, figures_for=figures_for,
+            issued=issued, watermark=watermark,
+            qr=qr_svg(doc.verify_url, brand.colors["text"]) if issued and doc.verify_url else None,
+            footer=brand.footer_for(language), legal=brand.legal_for(language))
+
+    def html(self, part: Part | None = None, numbers: PageNumbers | None = None) -> str:
+        """The HTML of `part` (default: the whole document)."""
+        return self.env.get_template(TEMPLATE).render(
+            part=part or parts.whole(self.doc), page_css=page_css(self.doc, self.brand, self.page_label, numbers),
+            **self.context)
+
+    def numbers_html(self, first: int, count: int, total: int) -> str:
+        """`count` pages that print only their footer's page numbers, `first` to `first + count - 1` of `total`."""
+        css = page_css(self.doc, self.brand, self.page_label, PageNumbers(first=first, total=total))
+        return (f'<!doctype html><html lang="{HTML_LANG[self.doc.options.language]}"><head><meta charset="utf-8">'
+                f'<link rel="stylesheet" href="quote/quote.css"><style>{css}\nbody > div {{ break-before: page; }}'
+                f"</style></head><body>{'<div></div>' * count}</body></html>")
+
+
 def render_html(doc: QuoteDocument, brand: Brand, templates_dir: str | Path) -> str:
     """The document as HTML; every text from the database is autoescaped by the template."""
-    language = doc.options.language
-    env = environment(templates_dir, language)
-    translations = formatting.translations(Path(templates_dir) / "quote" / "locale", language)
-    page_label = translations.gettext("Page %(page)s of %(pages)s")
-    locale = formatting.locale_for(language, doc.buyer.country)
-    fmt = formatting.Formatter(locale, doc.currency)
-    issued = doc.document_hash is not None
-    watermark = None if doc.state in ISSUED_STATES else doc.state
-
-    def state_label(state: str) -> str:
-        return translations.gettext(STATE_LABELS.get(state, state))
-
-    def country_name(code: str) -> str:
-        return locale.territories.get(code.upper(), code)
-
-    def figures_for(labels: dict[str, str]) -> Figures:
-        return Figures(doc, fmt, labels)
-
-    return env.get_template(TEMPLATE).render(
-        doc=doc, brand=brand, fmt=fmt, lang=language, html_lang=HTML_LANG[language],
-        state_label=state_label, country_name=country_name, figures_for=figures_for,
-        page_css=page_css(doc, brand, page_label), issued=issued, watermark=watermark,
-        qr=qr_svg(doc.verify_url, brand.colors["text"]) if issued and doc.verify_url else None,
-        footer=brand.footer_for(language), legal=brand.legal_for(language))
+    return DocumentPages(doc, brand, templates_dir).html()
 
 
-def _layout_and_write(html: str, templates_dir: Path, max_pages: int) -> bytes:
+def _layout(html: str, templates_dir: str | Path):
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from cpq.documents.fetcher import TemplateFetcher
 
     root = Path(os.path.realpath(templates_dir))
-    document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=TemplateFetcher(root)).render(
+    return HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=TemplateFetcher(root)).render(
         font_config=FontConfiguration())
-    if len(document.pages) > max_pages:
-        raise DocumentTooLarge(f"the document has {len(document.pages)} pages; at most {max_pages} are rendered",
-                               pages=len(document.pages), max_pages=max_pages)
+
+
+def _check_pages(pages: int, max_pages: int) -> None:
+    if pages > max_pages:
+        raise DocumentTooLarge(f"the document has {pages} pages; at most {max_pages} are rendered",
+                               pages=pages, max_pages=max_pages)
+
+
+def _layout_and_write(html: str, templates_dir: Path, max_pages: int) -> bytes:
+    document = _layout(html, templates_dir)
+    _check_pages(len(document.pages), max_pages)
     return document.write_pdf()
+
+
+def stamp_pages(pdf: bytes, overlay: bytes) -> bytes:
+    """`pdf` with page *i* of `overlay` drawn over its page *i* (both have the same page count)."""
+    import pypdf
+
+    document = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    for page, numbers in zip(document.pages, pypdf.PdfReader(io.BytesIO(overlay)).pages, strict=True):
+        page.merge_page(numbers)
+        page.compress_content_streams()  # merging wrote the page's content back uncompressed
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
+
+
+def join_pdfs(pdfs: list[bytes]) -> bytes:
+    """The pages of `pdfs` in order as one PDF, with the first one's document information (title, author)."""
+    import pypdf
+
+    readers = [pypdf.PdfReader(io.BytesIO(pdf)) for pdf in pdfs]
+    document = pypdf.PdfWriter(clone_from=readers[0])
+    for reader in readers[1:]:
+        document.append(reader)
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
 
 
 _warm_lock = threading.Lock()
@@ -191,16 +279,73 @@ def warm_up() -> None:
         _warm = True
 
 
-def _render_child(html: str, templates_dir: str, max_pages: int, writer) -> None:
-    """The body of a renderer process: lay out, write, and send back the bytes or the error."""
+def _report(conn, work) -> None:
+    """Run `work` in a renderer process; send its failure back like every other answer."""
     try:
-        writer.send(("ok", _layout_and_write(html, Path(templates_dir), max_pages)))
+        work()
     except CPQError as exc:
-        writer.send(("error", (exc.code, exc.detail)))
+        conn.send(("error", (exc.code, exc.detail)))
     except BaseException as exc:  # noqa: BLE001 - everything the renderer raises is reported, then logged
-        writer.send(("failed", f"{type(exc).__name__}: {exc}"))
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
     finally:
-        writer.close()
+        conn.close()
+
+
+def _render_child(html: str, templates_dir: str, max_pages: int, conn) -> None:
+    """The body of a renderer process: lay out, write, and send back the bytes or the error."""
+    _report(conn, lambda: conn.send(("ok", _layout_and_write(html, Path(templates_dir), max_pages))))
+
+
+def _part_child(html: str, templates_dir: str, max_pages: int, conn) -> None:
+    """A renderer of one part: lay out, send the page count, then write with the page numbers it gets."""
+    def work():
+        document = _layout(html, templates_dir)
+        _check_pages(len(document.pages), max_pages)
+        conn.send(("pages", len(document.pages)))
+        numbers_html = conn.recv()
+        pdf = document.write_pdf()
+        conn.send(("ok", stamp_pages(pdf, _layout(numbers_html, templates_dir).write_pdf())))
+
+    _report(conn, work)
+
+
+def _start(context, target, args, name: str):
+    with warnings.catch_warnings():
+        # Python warns that forking a process with threads (durable_rules runs timer threads) may
+        # deadlock the child on a lock another thread held. The child only lays out and writes the
+        # PDF (WeasyPrint, Pango, fontconfig — used by no other thread here) and is killed at the
+        # time limit, so the worst case is a render_timeout answer. See docs/documents.md.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        process = context.Process(target=target, args=args, name=name, daemon=True)
+        process.start()
+    return process
+
+
+def _receive(process, conn, deadline: float, seconds: float, expected: str):
+    """The renderer's next answer if it is `expected`; its error, a timeout or a crash as a CPQError."""
+    try:
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
+            raise RenderTimeout(f"rendering was stopped after {seconds:g} s; ask for fewer lines, or without "
+                                "the waterfall appendix", seconds=seconds)
+        status, payload = conn.recv()
+    except EOFError:
+        process.join(1)
+        raise RenderFailed(f"the renderer stopped without an answer (exit code {process.exitcode})") from None
+    if status == expected:
+        return payload
+    if status == "error":
+        code, detail = payload
+        raise RENDER_ERRORS.get(code, RenderFailed)(detail)
+    log.error("document rendering failed: %s", payload)
+    raise RenderFailed("the renderer failed; the error is logged")
+
+
+def _stop(processes) -> None:
+    for process, conn in processes:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        conn.close()
 
 
 def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: float, isolate: bool = True) -> bytes:
@@ -216,38 +361,53 @@ def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: f
     warm_up()
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
-    process = context.Process(target=_render_child, args=(html, str(templates_dir), max_pages, writer),
-                              name="cpq-pdf", daemon=True)
-    with warnings.catch_warnings():
-        # Python warns that forking a process with threads (durable_rules runs timer threads) may
-        # deadlock the child on a lock another thread held. The child only lays out and writes the
-        # PDF (WeasyPrint, Pango, fontconfig — used by no other thread here) and is killed at the
-        # time limit, so the worst case is a render_timeout answer. See docs/documents.md.
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        process.start()
+    process = _start(context, _render_child, (html, str(templates_dir), max_pages, writer), "cpq-pdf")
     writer.close()
     started = time.monotonic()
     try:
-        if not reader.poll(seconds):
-            raise RenderTimeout(f"rendering was stopped after {seconds:g} s; ask for fewer lines, or without "
-                                "the waterfall appendix", seconds=seconds)
-        status, payload = reader.recv()
-    except EOFError:
-        process.join(1)
-        raise RenderFailed(f"the renderer stopped without an answer (exit code {process.exitcode})") from None
+        payload = _receive(process, reader, started + seconds, seconds, "ok")
     finally:
-        reader.close()
-        if process.is_alive():
-            process.kill()
-        process.join()
-    if status == "ok":
-        log.debug("rendered %d bytes in %.2f s", len(payload), time.monotonic() - started)
-        return payload
-    if status == "error":
-        code, detail = payload
-        raise RENDER_ERRORS.get(code, RenderFailed)(detail)
-    log.error("document rendering failed: %s", payload)
-    raise RenderFailed("the renderer failed; the error is logged")
+        _stop([(process, reader)])
+    log.debug("rendered %d bytes in %.2f s", len(payload), time.monotonic() - started)
+    return payload
+
+
+def run_parallel(htmls: list[str], numbers_html: Callable[[int, int, int], str], templates_dir: str | Path,
+                 limits: RenderLimits) -> bytes:
+    """Lay out the parts' HTML in one forked child each, number their pages over the whole, join them.
+
+    Each child lays out its part and sends its page count; once every part is counted, each child
+    is sent the HTML of its page numbers (`numbers_html(first, count, total)`), writes its PDF with
+    the numbers stamped in the footer and sends it. All of it within one time limit.
+    """
+    warm_up()
+    context = multiprocessing.get_context("fork")
+    started = time.monotonic()
+    deadline = started + limits.seconds
+    processes = []
+    try:
+        for k, html in enumerate(htmls):
+            conn, child = context.Pipe()
+            processes.append((_start(context, _part_child, (html, str(templates_dir), limits.max_pages, child),
+                                     f"cpq-pdf-{k + 1}"), conn))
+            child.close()
+        counts = [_receive(process, conn, deadline, limits.seconds, "pages") for process, conn in processes]
+        _check_pages(sum(counts), limits.max_pages)
+        first = 1
+        for (_, conn), count in zip(processes, counts, strict=True):
+            conn.send(numbers_html(first, count, sum(counts)))
+            first += count
+        pdfs = [_receive(process, conn, deadline, limits.seconds, "ok") for process, conn in processes]
+    finally:
+        _stop(processes)
+    try:
+        pdf = join_pdfs(pdfs)
+    except Exception as exc:
+        log.exception("joining the parts of a document failed")
+        raise RenderFailed(f"joining the document's parts failed ({type(exc).__name__}); the error is logged") from None
+    log.debug("rendered %d parts, %d pages, %d bytes in %.2f s", len(pdfs), sum(counts), len(pdf),
+              time.monotonic() - started)
+    return pdf
 
 
 def render_pdf(doc: QuoteDocument, brand: Brand, templates_dir: str | Path,
@@ -258,11 +418,20 @@ def render_pdf(doc: QuoteDocument, brand: Brand, templates_dir: str | Path,
         raise DocumentTooLarge(f"the document has {doc.row_count} table rows; at most {limits.max_rows} are "
                                "rendered (leave out the waterfall appendix or split the quote)",
                                rows=doc.row_count, max_rows=limits.max_rows)
+    document_parts = parts.split(doc, limits.parts_for(doc.row_count))
+    if "fork" not in multiprocessing.get_all_start_methods():
+        document_parts = (parts.whole(doc),)
     try:
-        html = render_html(doc, brand, templates_dir)
+        pages = DocumentPages(doc, brand, templates_dir)
+        if len(document_parts) == 1:
+            html = pages.html()
+        else:
+            htmls = [pages.html(part, PageNumbers(printed=False)) for part in document_parts]
     except CPQError:
         raise
     except Exception as exc:
         log.exception("quote template failed")
         raise RenderFailed(f"the quote template failed ({type(exc).__name__}); the error is logged") from None
-    return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate)
+    if len(document_parts) == 1:
+        return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate)
+    return run_parallel(htmls, pages.numbers_html, templates_dir, limits)

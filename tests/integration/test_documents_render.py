@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
 
 import pypdf
@@ -34,11 +36,17 @@ def quote(sales, lines) -> str:
     return created.json["number"]
 
 
-def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_line(sales):
-    lines = [{**SERVER, "id": str(n), "quantity": 1 + n % 3} for n in range(1, 61)]
+@pytest.mark.parametrize("parallel_rows", [None, 100], ids=["one renderer", "two parts in parallel"])
+def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_line(sales, parallel_rows, caplog):
+    lines = [{**SERVER, "id": str(n), "quantity": 1 + n % 3, "group": "Compute" if n <= 40 else "Spares"}
+             for n in range(1, 61)]
     number = quote(sales, lines)
+    if parallel_rows:  # 60 lines of 6 rows: laid out as two parts, pages numbered over the whole
+        sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
+    caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
     response = sales("GET", f"/api/v1/quotes/{number}.pdf")
     assert response.status_code == 200, response.json
+    assert ("rendered 2 parts" in caplog.text) == bool(parallel_rows and (os.cpu_count() or 1) > 1)
     texts = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages]
     total = len(texts)
     assert total >= 4
@@ -52,6 +60,12 @@ def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_
         # each line is a bundle of a base unit and four options: a page holds whole lines only
         assert text.count("Base unit") == text.count("PSU-800W") == text.count("CPU-16C") // 1
     assert sum(t.count("Base unit") for t in texts) == 60
+    positions = [int(p) for t in texts for p in re.findall(r"^(\d+) Rack server 2U", t, re.MULTILINE)]
+    assert positions == list(range(1, 61)), "every line once, in order"
+    document = "\n".join(texts)
+    for once in ("Subtotal Compute", "Subtotal Spares", "Grand total", "Document hash", "Your contact"):
+        assert document.count(once) == 1, once
+    assert "Your contact" in texts[0] and "Grand total" in texts[-1]
 
 
 def test_a_document_over_the_row_limit_is_refused_before_rendering(sales):
@@ -63,17 +77,23 @@ def test_a_document_over_the_row_limit_is_refused_before_rendering(sales):
     assert response.json["code"] == "document_too_large" and "rows" in response.json["detail"]
 
 
-def test_a_document_over_the_page_limit_is_refused_with_a_problem(sales):
+@pytest.mark.parametrize("parallel_rows", [None, 5], ids=["one renderer", "two parts in parallel"])
+def test_a_document_over_the_page_limit_is_refused_with_a_problem(sales, parallel_rows):
     number = quote(sales, [SERVER, STARTER])
     sales.app.config["PDF_MAX_PAGES"] = 1
+    if parallel_rows:
+        sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
     response = sales("GET", f"/api/v1/quotes/{number}.pdf?waterfall=true")
     assert response.status_code == 422
     assert response.json["code"] == "document_too_large" and "at most 1" in response.json["detail"]
 
 
-def test_a_rendering_that_runs_out_of_time_is_stopped_with_a_problem(sales):
+@pytest.mark.parametrize("parallel_rows", [None, 5], ids=["one renderer", "two parts in parallel"])
+def test_a_rendering_that_runs_out_of_time_is_stopped_with_a_problem(sales, parallel_rows):
     number = quote(sales, [SERVER, STARTER])
     sales.app.config["PDF_TIME_LIMIT"] = 0.01
+    if parallel_rows:
+        sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
     response = sales("GET", f"/api/v1/quotes/{number}.pdf?waterfall=true")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
