@@ -38,9 +38,10 @@ from cpq.pricing.program import (
     pricing_program,
 )
 from cpq.pricing.request import PricingContext, QuoteLine, QuoteRequest
-from cpq.pricing.resolve import BookChain, PriceSource, find_price, resolve_chain
+from cpq.pricing.resolve import BookChain, PriceSource, resolve_chain
 from cpq.pricing.tiers import QuantityBeyondTiers, tier_share
 from cpq.ruleset.expressions import did_you_mean
+from cpq.ruleset.memory import collector_paused
 from cpq.ruleset.model import Ruleset
 from cpq.ruleset.scopes import CONTEXT_FIELDS
 
@@ -247,7 +248,7 @@ class _FormulaEnv(dict):
 def price_quote(ruleset: Ruleset, request: QuoteRequest, context: PricingContext) -> PricedQuote:
     """Price a quote request against a Ruleset (pure: no I/O, no clock; the date is in `context`)."""
     program = pricing_program(ruleset)
-    with localcontext(EXACT):
+    with localcontext(EXACT), collector_paused():  # a large quote allocates ~100,000 objects
         return _Pricer(program, request, context).run()
 
 
@@ -263,6 +264,9 @@ class _Pricer:
         self._subtotals: dict[tuple, Fraction] = {}
         self.waiting: set[int] = set()
         self._in_effect: dict[int, bool] = {}
+        self._rounding_note: tuple[str, str] | None = None
+        self._merged: dict[int, tuple] = {}
+        self._starts: dict[tuple[int, tuple[str, str]], int] | None = None  # tier positions, when a tier needs them
 
     # ------------------------------------------------------------------ pipeline
     def run(self) -> PricedQuote:
@@ -280,7 +284,6 @@ class _Pricer:
         self.quote_env = _QuoteEnv(self, self._quote_values())
         for item in self.items:
             item.env = _LineEnv(item, self.quote_env)
-        self._tier_positions()
         # formulas that read subtotal() or quote totals wait until every other line has its base amount
         waiting = {id(i) for i in self.items if self._waits_for_totals(i)}
         self.waiting = waiting
@@ -378,12 +381,10 @@ class _Pricer:
                           bundle_attributes=attrs, line=line)
 
     def _find_prices(self) -> None:
-        memo: dict[str, PriceSource] = {}
         request = self.request
+        price_source = self.index.price_source
         for item in self.items:
-            source = memo.get(item.sku)
-            if source is None:
-                source = memo[item.sku] = find_price(self.chain, item.sku, self.on)
+            source = price_source(self.chain, item.sku, self.on)
             item.source = source
             entry = source.entry
             item.charge = entry.charge
@@ -412,13 +413,17 @@ class _Pricer:
         list_total = total = costed_net = cost = ZERO
         self.has_cost = False
         for i in items:
-            amount = _over_term(i.net if net else i.base, i.periods, mode)
-            list_total += _over_term(i.list_amount, i.periods, mode)
+            if i.periods == 1:  # one-time charges, the common case
+                amount = i.net if net else i.base
+                list_total += i.list_amount
+            else:
+                amount = _over_term(i.net if net else i.base, i.periods, mode)
+                list_total += _over_term(i.list_amount, i.periods, mode)
             total += amount
             if i.cost is not None:
                 self.has_cost = True
                 costed_net += amount
-                cost += _over_term(i.cost * i.quantity, i.periods, mode)
+                cost += i.cost * i.quantity if i.periods == 1 else _over_term(i.cost * i.quantity, i.periods, mode)
         facts = {
             "quote.total": Fraction(total),
             "quote.list_total": Fraction(list_total),
@@ -489,6 +494,8 @@ class _Pricer:
         if tiers.scope == "line":
             start, aggregate = 0, item.quantity
         else:
+            if self._starts is None:
+                self._tier_positions()
             key = (tiers.scope, item.sku if tiers.scope == "product" else item.category)
             start, aggregate = self._starts[(id(item), key)], self._aggregates[key]
         try:
@@ -524,7 +531,7 @@ class _Pricer:
         source = item.source
         entry, list_entry, list_book = source.entry, source.list_entry, source.list_book
         steps = item.steps
-        where = str(list_entry.source)
+        where = source.list_where
         tiers = list_entry.tiers
         if tiers is not None and tiers.bands[0].unit is not None:
             first = tiers.bands[0].unit
@@ -543,7 +550,7 @@ class _Pricer:
             book = source.book
             contract, note = self._amount(entry, item, book)
             label = ("Contract price" if book.account else "Partner price" if book.partner else f"Price of {book.name}")
-            steps.append(PriceStep("contract", label, amount, contract, book.id, str(entry.source), note))
+            steps.append(PriceStep("contract", label, amount, contract, book.id, source.where, note))
             amount = contract
         item.base = amount
 
@@ -609,19 +616,34 @@ class _Pricer:
         wide = self.quote_wide
         if not wide:
             return candidates.groups
-        merged: dict[int, tuple[CompiledRule, ...]] = dict(candidates.groups)
+        merged = self._merged.get(id(candidates))  # items of one SKU share their candidates
+        if merged is not None:
+            return merged[1]
+        groups: dict[int, tuple[CompiledRule, ...]] = dict(candidates.groups)
         for priority, rules in wide:
-            merged[priority] = tuple(sorted((*merged.get(priority, ()), *rules), key=lambda r: self.index.position[id(r)]))
-        return sorted(merged.items())
+            groups[priority] = tuple(sorted((*groups.get(priority, ()), *rules), key=lambda r: self.index.position[id(r)]))
+        merged = sorted(groups.items())
+        self._merged[id(candidates)] = (candidates, merged)  # holds `candidates`, so its id stays its own
+        return merged
 
     def _adjust(self, item: PricedItem, candidates: Candidates, fired: frozenset[str]) -> Decimal:
         amount = item.base
         holds = self._holds
         for priority, rules in self._groups(candidates):
-            matched = [r for r in rules if holds(r, item, fired)]
+            if len(rules) == 1:  # the common case: one rule at this priority
+                rule = rules[0]
+                if not (rule.unconditional or holds(rule, item, fired)):
+                    continue
+                if rule.stack != "exclusive":
+                    after, note = self._effect(rule, amount, item)
+                    amount = self._step(item, rule, amount, after, note)
+                    continue
+                matched = rules
+            else:
+                matched = [r for r in rules if r.unconditional or holds(r, item, fired)]
             if not matched:
                 continue
-            if len(matched) == 1 and matched[0].stack != "exclusive":  # the common case
+            if len(matched) == 1 and matched[0].stack != "exclusive":
                 rule = matched[0]
                 after, note = self._effect(rule, amount, item)
                 amount = self._step(item, rule, amount, after, note)
@@ -687,16 +709,22 @@ class _Pricer:
         return limit
 
     def _finish(self, item: PricedItem, amount: Decimal) -> None:
-        if self.level == "line":
+        per_line = self.level == "line"
+        if per_line:
             rounded = round_amount(amount, self.currency, self.mode)
             if rounded != amount:
-                item.steps.append(PriceStep("rounding", "Rounding", amount, rounded, None,
-                                            str(self.chain.books[0].source),
-                                            f"{self.mode.replace('_', '-')} to {minor_units(self.currency)} decimals, per line"))
+                if self._rounding_note is None:
+                    self._rounding_note = (str(self.chain.books[0].source), f"{self.mode.replace('_', '-')} to "
+                                           f"{minor_units(self.currency)} decimals, per line")
+                where, note = self._rounding_note
+                item.steps.append(PriceStep("rounding", "Rounding", amount, rounded, None, where, note))
             amount = rounded
         item.net = amount
+        if item.periods == 1:  # one-time: the total is the (already rounded) net
+            item.total = amount
+            return
         total = _over_term(amount, item.periods, self.mode)
-        item.total = round_amount(total, self.currency, self.mode) if self.level == "line" else total
+        item.total = round_amount(total, self.currency, self.mode) if per_line else total
 
     # ------------------------------------------------------------------ totals, tax, approvals
     def _round(self, amount) -> Decimal:
@@ -728,7 +756,8 @@ class _Pricer:
                 else:
                     line.annual += item.net
                 line.total += item.total
-                list_total += _over_term(item.list_amount, item.periods, self.mode)
+                list_total += item.list_amount if item.periods == 1 else _over_term(item.list_amount, item.periods,
+                                                                                     self.mode)
                 rate = self._tax_rate(item)
                 by_rate[rate] = by_rate.get(rate, ZERO) + item.total
             one_time += line.one_time

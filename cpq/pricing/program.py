@@ -14,12 +14,14 @@ import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 from cpq.catalog import Source
 from cpq.pricing.books import Adjustment, AppliesTo, Effective, Floor, Pricebook
 from cpq.pricing.compiler import CompiledExpression, SubtotalRegistry, compile_expression
+from cpq.pricing.resolve import BookChain, PriceSource, find_price
 from cpq.ruleset.model import Ruleset
 
 _CANDIDATE_CACHE_LIMIT = 250_000
@@ -44,6 +46,7 @@ class CompiledRule:
     when: CompiledExpression | None
     quote_level: bool  # condition reads no line field: judged once per quote
     always: bool  # no effective dates: in force on every day
+    unconditional: bool  # always, and no condition: it holds for every line it targets
     note: str  # the waterfall note, e.g. "discount 12%" (amount rules add "× quantity")
     where: str  # file:line:col of the rule
     label: str
@@ -70,6 +73,7 @@ def _compile_rule(rule: Adjustment | Floor, book: Pricebook, order: int, registr
         accounts=frozenset(a.accounts), effective=Effective() if is_floor else rule.effective,
         when=when, quote_level=when is not None and not when.uses_line,
         always=is_floor or (rule.effective.start is None and rule.effective.end is None),
+        unconditional=when is None and (is_floor or (rule.effective.start is None and rule.effective.end is None)),
         note=_note(rule), where=str(rule.source), label="Price floor" if is_floor else rule.label,
     )
 
@@ -134,6 +138,7 @@ class ChainIndex:
                 self.anywhere.append(r)
         self.quote_rules = tuple(r for r in self.rules if r.quote_level)
         self._candidates: dict[tuple[str, str | None, str | None], Candidates] = {}
+        self._prices: dict[tuple[str, date], PriceSource] = {}
         self._quote_program = None
         self._lock = threading.Lock()
 
@@ -167,6 +172,17 @@ class ChainIndex:
         if len(self._candidates) >= _CANDIDATE_CACHE_LIMIT:
             self._candidates.clear()
         self._candidates[key] = found
+        return found
+
+    def price_source(self, chain: BookChain, sku: str, on: date) -> PriceSource:
+        """find_price for this chain, kept: the books of a chain are fixed, so (SKU, date) decides it."""
+        key = (sku, on)
+        found = self._prices.get(key)
+        if found is None:
+            found = find_price(chain, sku, on)  # PriceNotFound is raised, never kept
+            if len(self._prices) >= _CANDIDATE_CACHE_LIMIT:
+                self._prices.clear()
+            self._prices[key] = found
         return found
 
     def quote_program(self):

@@ -60,6 +60,8 @@ class PriceSource:
     book: Pricebook
     list_entry: PriceEntry
     list_book: Pricebook
+    where: str  # file:line:col of `entry`, for the waterfall
+    list_where: str
 
 
 def _ancestors(books: Mapping[str, Pricebook], first: Pricebook, on: date) -> tuple[Pricebook, ...]:
@@ -135,4 +137,4 @@ def find_price(chain: BookChain, sku: str, on: date) -> PriceSource:
             product=sku, pricebooks=list(chain.ids), date=on.isoformat(), currency=chain.currency,
         )
     (entry, book), (list_entry, list_book) = found[0], found[-1]
-    return PriceSource(entry, book, list_entry, list_book)
+    return PriceSource(entry, book, list_entry, list_book, str(entry.source), str(list_entry.source))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import threading
@@ -50,6 +49,7 @@ from cpq.ruleset.expressions import (
     parse,
     to_sympy,
 )
+from cpq.ruleset.memory import collector_paused
 from cpq.ruleset.model import ApprovalPolicy, RuleFile, Ruleset
 from cpq.ruleset.scopes import ContextScope, FormulaScope, ProductScope, sel
 from cpq.ruleset.tables import TABLE_SUFFIXES, TableLoading
@@ -169,13 +169,8 @@ class _Loader(TableLoading):
     def load(self, paths: Sequence[str | os.PathLike], raws: list[tuple[Path, str, bytes]]) -> Ruleset:
         # Loading allocates millions of small objects and frees few: the cyclic collector's passes over
         # them took half the time of a large load (measured: 16.8 s → 8.4 s for 26,000 options).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return self._load(paths, raws)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _load(self, paths: Sequence[str | os.PathLike], raws: list[tuple[Path, str, bytes]]) -> Ruleset:
         digest = hashlib.sha256()
