@@ -109,7 +109,7 @@ class LiveRuleset:
                 from cpq.store import rulesets as repo
 
                 version = repo.active_version(conn, now)
-                soon = [a.version for a in repo.upcoming(conn, now, now + timedelta(seconds=PREFETCH_SECONDS))]
+                soon = repo.upcoming_versions(conn, now, now + timedelta(seconds=PREFETCH_SECONDS))
         except sa.exc.SQLAlchemyError as exc:  # no tables yet (not migrated) or the database is away
             log.debug("active ruleset version not checked: %s", exc)
             return

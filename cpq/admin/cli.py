@@ -84,6 +84,22 @@ def _fail(exc: CPQError, as_json: bool) -> None:
     sys.exit(1)
 
 
+def _activate(action, as_json: bool):
+    """Run a publication or rollback in one transaction; print it as JSON (then None) or return it."""
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            done = action(conn, _ruleset_of(engine))
+    except CPQError as exc:
+        _fail(exc, as_json)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(done.as_dict(), indent=2, default=str))
+        return None
+    return done
+
+
 def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -113,17 +129,10 @@ def register(main: click.Group) -> None:
         from cpq.admin import service
 
         files, effective_at = _files(sources), _when(at)
-        engine = _engine()
-        try:
-            with engine.begin() as conn:
-                done = service.publish(conn, files, actor=_actor(), user_id=None, now=datetime.now(UTC),
-                                       ruleset_of=_ruleset_of(engine), effective_at=effective_at, note=note)
-        except CPQError as exc:
-            _fail(exc, as_json)
-        finally:
-            engine.dispose()
-        if as_json:
-            click.echo(json.dumps(done.as_dict(), indent=2, default=str))
+        done = _activate(lambda conn, ruleset_of: service.publish(
+            conn, files, actor=_actor(), user_id=None, now=datetime.now(UTC), ruleset_of=ruleset_of,
+            effective_at=effective_at, note=note), as_json)
+        if done is None:
             return
         for line in done.diff.lines():
             click.echo(line)
@@ -138,18 +147,10 @@ def register(main: click.Group) -> None:
         """Make an earlier published (stored) VERSION active again, now (a prefix of 8+ digits will do)."""
         from cpq.admin import service
 
-        engine = _engine()
-        try:
-            with engine.begin() as conn:
-                done = service.rollback(conn, version, actor=_actor(), user_id=None, now=datetime.now(UTC),
-                                        ruleset_of=_ruleset_of(engine), note=note)
-        except CPQError as exc:
-            _fail(exc, as_json)
-        finally:
-            engine.dispose()
-        if as_json:
-            click.echo(json.dumps(done.as_dict(), indent=2, default=str))
-        else:
+        done = _activate(lambda conn, ruleset_of: service.rollback(
+            conn, version, actor=_actor(), user_id=None, now=datetime.now(UTC), ruleset_of=ruleset_of, note=note),
+            as_json)
+        if done is not None:
             click.echo(f"rolled back to {done.ruleset.summary_line()}")
 
     @rules.command(name="test")

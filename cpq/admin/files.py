@@ -98,7 +98,7 @@ def from_mapping(mapping: Mapping[str, str | bytes]) -> RuleFiles:
             problems[path] = [f"rule files end in {', '.join(RULE_FILE_SUFFIXES)}"]
             continue
         key = "/".join(parts[1:])
-        content = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        content = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)  # the loader reports non-UTF-8
         blob = RuleFileBlob(path, key, content)
         if key.split("/")[0] == TESTS_DIR:
             tests.append(blob)

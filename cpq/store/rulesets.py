@@ -124,11 +124,24 @@ def active(conn: sa.Connection, at: datetime) -> Activation | None:
     return None if row is None else _activation(row)
 
 
+# The per-process check runs these two often: built once, so a check is two cached statements.
+_ACTIVE_VERSION = (sa.select(ruleset_activations.c.version)
+                   .where(ruleset_activations.c.effective_at <= sa.bindparam("at", type_=sa.DateTime(timezone=True)))
+                   .order_by(ruleset_activations.c.effective_at.desc(), ruleset_activations.c.id.desc()).limit(1))
+_UPCOMING_VERSIONS = (sa.select(ruleset_activations.c.version)
+                      .where(ruleset_activations.c.effective_at > sa.bindparam("after", type_=sa.DateTime(timezone=True)),
+                             ruleset_activations.c.effective_at <= sa.bindparam("until", type_=sa.DateTime(timezone=True)))
+                      .order_by(ruleset_activations.c.effective_at, ruleset_activations.c.id))
+
+
 def active_version(conn: sa.Connection, at: datetime) -> str | None:
     """The cheap per-process check: just the version in force at `at`."""
-    return conn.execute(sa.select(ruleset_activations.c.version).where(ruleset_activations.c.effective_at <= at)
-                        .order_by(ruleset_activations.c.effective_at.desc(), ruleset_activations.c.id.desc())
-                        .limit(1)).scalar()
+    return conn.execute(_ACTIVE_VERSION, {"at": at}).scalar()
+
+
+def upcoming_versions(conn: sa.Connection, after: datetime, until: datetime) -> list[str]:
+    """Versions that take effect in (after, until], in order (the check's second statement)."""
+    return list(conn.execute(_UPCOMING_VERSIONS, {"after": after, "until": until}).scalars())
 
 
 def upcoming(conn: sa.Connection, after: datetime, until: datetime) -> list[Activation]:
