@@ -38,9 +38,21 @@ def _files(sources: tuple[str, ...]) -> RuleFiles:
 
 
 def _engine():
-    from cpq import store
+    import sqlalchemy as sa
 
-    return store.make_engine(config.from_environment()["DATABASE_URL"])
+    from cpq import store
+    from cpq.store.tables import ruleset_activations
+
+    url = config.from_environment()["DATABASE_URL"]
+    engine = store.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(ruleset_activations.c.id).limit(1))
+    except sa.exc.SQLAlchemyError:
+        engine.dispose()
+        raise click.ClickException(f"the database at {url.split('@')[-1]} is not reachable or not migrated; "
+                                   "run 'cpq db upgrade'") from None
+    return engine
 
 
 def _ruleset_of(engine):

@@ -127,3 +127,9 @@ def test_rules_diff_lists_exactly_the_price_changes_and_the_affected_quotes(cli,
     assert set(rows) == {eu, us}
     assert rows[eu][-1] == "+145.20" and rows[us][-1] == "+108.25"
     assert "4 open quote(s) checked, 2 affected, 0 become invalid; total delta EUR 145.20, USD 108.25" in table.output
+
+
+def test_rules_commands_on_an_unmigrated_database_say_what_to_run(cli, tmp_path):
+    result = cli("rules", "status", env={"CPQ_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    assert result.exit_code == 1
+    assert "not reachable or not migrated; run 'cpq db upgrade'" in result.output
