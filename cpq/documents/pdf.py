@@ -17,7 +17,6 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,10 +295,12 @@ def _render_child(html: str, templates_dir: str, max_pages: int, conn) -> None:
     _report(conn, lambda: conn.send(("ok", _layout_and_write(html, Path(templates_dir), max_pages))))
 
 
-def _part_child(html: str, templates_dir: str, max_pages: int, conn) -> None:
-    """A renderer of one part: lay out, send the page count, then write with the page numbers it gets."""
+def _part_child(pages: DocumentPages, part: Part, max_pages: int, conn) -> None:
+    """A renderer of one part: render its HTML, lay it out, send the page count, then write the PDF with
+    the page numbers it is sent."""
     def work():
-        document = _layout(html, templates_dir)
+        templates_dir = pages.templates_dir
+        document = _layout(pages.html(part, PageNumbers(printed=False)), templates_dir)
         _check_pages(len(document.pages), max_pages)
         conn.send(("pages", len(document.pages)))
         numbers_html = conn.recv()
@@ -372,13 +373,12 @@ def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: f
     return payload
 
 
-def run_parallel(htmls: list[str], numbers_html: Callable[[int, int, int], str], templates_dir: str | Path,
-                 limits: RenderLimits) -> bytes:
-    """Lay out the parts' HTML in one forked child each, number their pages over the whole, join them.
+def run_parallel(pages: DocumentPages, document_parts: tuple[Part, ...], limits: RenderLimits) -> bytes:
+    """Lay out the parts in one forked child each, number their pages over the whole document, join them.
 
-    Each child lays out its part and sends its page count; once every part is counted, each child
-    is sent the HTML of its page numbers (`numbers_html(first, count, total)`), writes its PDF with
-    the numbers stamped in the footer and sends it. All of it within one time limit.
+    Each child renders and lays out its part and sends its page count; once every part is counted,
+    each child is sent the HTML of its page numbers (first page, total), writes its PDF with the
+    numbers stamped in the footer and sends it. All of it within one time limit.
     """
     warm_up()
     context = multiprocessing.get_context("fork")
@@ -386,16 +386,16 @@ def run_parallel(htmls: list[str], numbers_html: Callable[[int, int, int], str],
     deadline = started + limits.seconds
     processes = []
     try:
-        for k, html in enumerate(htmls):
+        for part in document_parts:
             conn, child = context.Pipe()
-            processes.append((_start(context, _part_child, (html, str(templates_dir), limits.max_pages, child),
-                                     f"cpq-pdf-{k + 1}"), conn))
+            processes.append((_start(context, _part_child, (pages, part, limits.max_pages, child),
+                                     f"cpq-pdf-{part.index + 1}"), conn))
             child.close()
         counts = [_receive(process, conn, deadline, limits.seconds, "pages") for process, conn in processes]
         _check_pages(sum(counts), limits.max_pages)
         first = 1
         for (_, conn), count in zip(processes, counts, strict=True):
-            conn.send(numbers_html(first, count, sum(counts)))
+            conn.send(pages.numbers_html(first, count, sum(counts)))
             first += count
         pdfs = [_receive(process, conn, deadline, limits.seconds, "ok") for process, conn in processes]
     finally:
@@ -423,15 +423,12 @@ def render_pdf(doc: QuoteDocument, brand: Brand, templates_dir: str | Path,
         document_parts = (parts.whole(doc),)
     try:
         pages = DocumentPages(doc, brand, templates_dir)
-        if len(document_parts) == 1:
-            html = pages.html()
-        else:
-            htmls = [pages.html(part, PageNumbers(printed=False)) for part in document_parts]
+        html = pages.html() if len(document_parts) == 1 else None  # parts: each renderer renders its own
     except CPQError:
         raise
     except Exception as exc:
         log.exception("quote template failed")
         raise RenderFailed(f"the quote template failed ({type(exc).__name__}); the error is logged") from None
-    if len(document_parts) == 1:
-        return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate)
-    return run_parallel(htmls, pages.numbers_html, templates_dir, limits)
+    if html is None:
+        return run_parallel(pages, document_parts, limits)
+    return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate)
