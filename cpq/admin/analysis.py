@@ -26,7 +26,7 @@ from cpq.pricing.program import pricing_program
 from cpq.ruleset.model import Ruleset
 
 REDUNDANCY_RULE_LIMIT = 300  # larger imported models skip the (quadratic) redundancy check
-_RULE_KINDS = ("constraint", "requires", "excludes", "implies", "table", "check", "count", "validation")
+_RULE_KINDS = ("requires", "excludes", "cardinality", "table", "check", "conditional", "validation")
 
 
 @dataclass(frozen=True, order=True)
