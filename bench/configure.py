@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/configure.py [--models clib-renault,br4cp-medium,automotive01,linux]
         [--bench-dir ../shared/bench] [--walks 3] [--steps 40] [--sales 60] [--baseline-steps 15]
+        [--scale 1,2,5,10] [--reasons]
 
 Each model is imported with `cpq.importers` into a temporary folder, loaded by the real loader
 and compiled by the configurator. Workloads: BR4CP medium replays sold configurations (each
@@ -13,7 +14,8 @@ phase-guided SAT calls, remembered refutations) and, on the same states, by a pl
 one SAT call per value on an incremental solver with the same clauses and no reuse. Reasons for
 blocked options are not part of the timed domain computation (`--reasons` times them too).
 Printed: load and compile time, first step, mean / p95 / max per step, SAT calls per step, and
-disagreements between the two methods (must be 0).
+disagreements between the two methods (must be 0). `--scale 1,2,5,10` runs each DIMACS model
+also as 2, 5, 10 disjoint renamed copies of itself, to show how the cost grows with model size.
 """
 
 from __future__ import annotations
@@ -95,14 +97,45 @@ def sales_walks(model: CompiledProduct, imported, path: Path, count: int, rng: r
         yield choices
 
 
-def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
+def scaled_dimacs(source: Path, copies: int, target: Path) -> Path:
+    """`copies` disjoint copies of a DIMACS feature model in one file: variables renumbered, features renamed.
+
+    A stand-in for a larger model of the same format: same clause shapes and group sizes, `copies`
+    times the variables and clauses (copies are independent of each other).
+    """
+    lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    header = next(line.split() for line in lines if line.startswith("p"))
+    nvars = int(header[2])
+    out = [f"p cnf {nvars * copies} {int(header[3]) * copies}"]
+    names = [line.split(None, 2) for line in lines if line.startswith("c")]
+    body = [line for line in lines if line.strip() and not line.startswith(("c", "p", "%"))]
+    for k in range(copies):
+        offset = k * nvars
+        out += [f"c {int(parts[1].rstrip('$')) + offset} {parts[2]}_{k}" for parts in names
+                if len(parts) == 3 and parts[1].rstrip("$").isdigit()]
+        for line in body:
+            out.append(" ".join(str(lit + offset if lit > 0 else lit - offset if lit < 0 else 0)
+                                for lit in map(int, line.split())))
+    path = target / f"{source.stem}-x{copies}.dimacs"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int = 1) -> None:
     reader, rel, workload = MODELS[name]
     source = bench_dir / rel
     if not source.exists():
         print(f"{name}: {source} not found, skipped")
         return
+    if scale > 1:
+        if reader is not read_dimacs:
+            print(f"{name}: --scale applies to DIMACS models only, skipped")
+            return
+        name = f"{name} ×{scale}"
     with tempfile.TemporaryDirectory() as folder:
         t0 = time.perf_counter()
+        if scale > 1:
+            source = scaled_dimacs(source, scale, Path(folder))
         imported = reader(source)
         write_rule_file(imported, folder)
         t1 = time.perf_counter()
@@ -117,7 +150,7 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
           f"constraints; {model.cnf.nvars} variables, {len(model.cnf.hard) + len(model.bodies)} clauses")
     print(f"  import {t1 - t0:.2f} s   load (rule files) {t2 - t1:.2f} s   compile {t4 - t3:.3f} s "
           f"(of which seeding {len(model.solutions)} solutions ≤ 0.5 s)")
-    times, calls, states = [], [], []
+    times, cpu, calls, states = [], [], [], []
     reason_times = []
     failures = 0
     if workload == "sales":
@@ -126,10 +159,11 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
             for k in range(len(choices) + 1):
                 made = choices[:k]
                 assumptions = assumptions_for(model, made, {})
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 with model.lock:
                     result = compute_domains(model, assumptions, reasons=False, quantities=False)
                 times.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 calls.append(result.sat_calls)
                 states.append(made)
                 if k < len(choices) and not result.options[choices[k].target].selectable:
@@ -139,10 +173,11 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
             made: list[Choice] = []
             for _step in range(args.steps):
                 assumptions = assumptions_for(model, made, {})
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 with model.lock:
                     result = compute_domains(model, assumptions, reasons=False, quantities=False)
                 times.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 calls.append(result.sat_calls)
                 states.append(list(made))
                 if args.reasons:
@@ -162,6 +197,7 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
                 else:
                     made.append(Choice("option", rng.choice(selectable)))
     print(summary("engine", times, calls))
+    print(summary("  (CPU)", cpu))
     if reason_times:
         print(summary("+reasons", reason_times))
     if workload == "sales":
@@ -169,16 +205,18 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random) -> None:
     if args.baseline_steps:
         baseline = Baseline(model)
         picked = states[: args.baseline_steps] if workload == "sales" else _spread(states, args.baseline_steps)
-        base_times, mismatches = [], 0
+        base_times, base_cpu, mismatches = [], [], 0
         for made in picked:
             assumptions = assumptions_for(model, made, {})
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             plain = baseline.domains(assumptions.literals())
             base_times.append(time.perf_counter() - start)
+            base_cpu.append(time.process_time() - start_cpu)
             with model.lock:
                 ours = compute_domains(model, assumptions, reasons=False, quantities=False).options
             mismatches += sum(1 for o, (t, f) in plain.items() if (ours[o].selectable, ours[o].removable) != (t, f))
         print(summary("baseline", base_times) + f"   disagreements {mismatches}")
+        print(summary("  (CPU)", base_cpu))
 
 
 def _spread(states: list, count: int) -> list:
@@ -198,13 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-steps", type=int, default=15)
     parser.add_argument("--reasons", action="store_true", help="also time domains with reasons")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", default="1",
+                        help="comma-separated copy counts, e.g. 1,2,5,10: DIMACS models made of that many disjoint copies")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     for name in args.models.split(","):
         if name not in MODELS:
             print(f"unknown model {name}; choose from {', '.join(MODELS)}", file=sys.stderr)
             return 2
-        run_model(name, Path(args.bench_dir), args, rng)
+        for scale in (int(k) for k in args.scale.split(",")):
+            run_model(name, Path(args.bench_dir), args, rng, scale)
     return 0
 
 

@@ -17,17 +17,19 @@ solutions already show. Bundle components get the same treatment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress, count
 
 from cpq.configurator.cnf import IntVar
 from cpq.configurator.model import Assumptions, CompiledProduct, Solution
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
+CHUNK_BELOW = 8  # once a model proves fewer new values than this, ask for the unproven ones together
 
 
 @dataclass
 class OptionDomain:
-    """What the buyer can still do with one option."""
+    """What the buyer can still do with one option (read-only: answers share unchanged ones)."""
 
     id: str
     feature: str
@@ -160,41 +162,24 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 need_false &= ~(1 << i)
                 blocked_false |= 1 << i
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
-    while need_true or need_false:
-        if need_true:
-            i = (need_true & -need_true).bit_length() - 1
-            target = first + i
-        else:
-            i = (need_false & -need_false).bit_length() - 1
-            target = -(first + i)
-        calls += 1
-        # favour every value still unproven, so that each solution proves as many as it can
-        # (python-sat replaces the whole phase vector on each call, so the list is always complete)
-        solver.set_phases(_literals(need_true, first, 1) + _literals(need_false & ~need_true, first, -1))
-        if solver.solve(assumptions=[*base, target]):
-            s = _found(model, cover, solver.get_model())
-            need_true &= ~s.chosen
-            need_false &= s.chosen
-            continue
-        core = solver.get_core() or ()
-        memo.add(target, first, frozenset(lit_choice[x] for x in core if x in lit_choice))
-        if target > 0:
-            need_true &= ~(1 << i)
-            blocked_true |= 1 << i
-        else:
-            need_false &= ~(1 << i)
-            blocked_false |= 1 << i
+    more_true, more_false, more_calls = _settle(model, cover, base, need_true, need_false, memo, lit_choice)
+    blocked_true |= more_true
+    blocked_false |= more_false
+    calls += more_calls
     if memo.size > MAX_MEMO:
         model.blocked_memo.pop(assumptions.context, None)
     finder = ReasonFinder(model, assumptions) if reasons else None
-    chosen = {c.target for c, _ in assumptions.choices if c.kind == "option"}
-    excluded = {c.target for c, _ in assumptions.choices if c.kind == "excluded"}
-    result: dict[str, OptionDomain] = {}
-    for i, o in enumerate(option_ids):
+    # An option that is open both ways, with no quantity range to report, is the same answer at
+    # every step: its OptionDomain is shared (read-only); the others are built afresh.
+    plain, ranged = _plain_domains(model)
+    special = blocked_true | blocked_false | cover.pos | cover.neg | (ranged if quantities else 0)
+    result: dict[str, OptionDomain] = dict(plain)
+    for i in _bits(special):
+        o = option_ids[i]
         selectable, removable = not (blocked_true >> i) & 1, not (blocked_false >> i) & 1
-        if o in chosen:
+        if (cover.pos >> i) & 1:
             state = "selected"
-        elif o in excluded:
+        elif (cover.neg >> i) & 1:
             state = "excluded"
         elif not selectable:
             state = "blocked"
@@ -202,7 +187,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             state = "required"
         else:
             state = "selectable"
-        dom = OptionDomain(o, model.feature_of[o].id, state, selectable, removable)
+        dom = OptionDomain(o, plain[o].feature, state, selectable, removable)
         if finder is not None and state in ("blocked", "required"):
             reason = finder.why(sel[o] if state == "blocked" else -sel[o], o)
             if reason is not None:
@@ -211,10 +196,11 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
         result[o] = dom
     components: dict[str, tuple[int, int]] = {}
     if quantities:
-        for o in option_ids:
+        for i in _bits(ranged):
+            o = option_ids[i]
             var = model.qty[o]
             dom = result[o]
-            if var.bits and dom.selectable:
+            if dom.selectable:
                 index = model.counted_index[("qty", o)]
                 calls += _range(model, cover, base + [var.active], var, index, dom)
         for comp_id, var in model.comp.items():
@@ -223,6 +209,80 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             calls += _range(model, cover, base, var, index, holder, allow_zero=True)
             components[comp_id] = holder.quantity
     return DomainResult(True, result, components, calls)
+
+
+def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true: int, need_false: int,
+            memo: _Memo, lit_choice: dict[int, tuple]) -> tuple[int, int, int]:
+    """Decide every still-unproven value: (newly blocked "chosen", blocked "left out", SAT calls).
+
+    While the calls are productive, each assumes one unproven value, with the phases favouring
+    every unproven value, so one model proves many. Once a model proves fewer than CHUNK_BELOW new
+    values, the rest go *together*: one clause "one of the unproven values holds", behind an
+    activation literal, and the call either proves at least one more value (and, steered by the
+    phases, usually many) or proves every one of them impossible at once. The unproven set only
+    shrinks, so each new clause implies the earlier ones and one activation literal serves the
+    whole step; it is retired at the end.
+    """
+    first = model.first_option_var
+    blocked_true = blocked_false = calls = 0
+    act = 0  # the step's activation literal, once chunking starts
+    proved = CHUNK_BELOW
+    try:
+        while need_true or need_false:
+            if act == 0 and proved < CHUNK_BELOW and (need_true | need_false) & ((need_true | need_false) - 1):
+                act = model.activation_literal()
+            solver = model.main_solver()
+            calls += 1
+            # favour every value still unproven, so that each solution proves as many as it can
+            # (python-sat replaces the whole phase vector on each call, so the list is always complete)
+            wanted = _literals(need_true, first, 1) + _literals(need_false & ~need_true, first, -1)
+            solver.set_phases(wanted)
+            if act:
+                solver.add_clause([-act, *wanted, *_literals(need_false & need_true, first, -1)])
+                assumed = [*base, act]
+            else:
+                if need_true:
+                    i = (need_true & -need_true).bit_length() - 1
+                    target = first + i
+                else:
+                    i = (need_false & -need_false).bit_length() - 1
+                    target = -(first + i)
+                assumed = [*base, target]
+            if solver.solve(assumptions=assumed):
+                s = _found(model, cover, solver.get_model())
+                proved = (need_true & s.chosen).bit_count() + (need_false & ~s.chosen).bit_count()
+                need_true &= ~s.chosen
+                need_false &= s.chosen
+                continue
+            core = solver.get_core() or ()
+            because = frozenset(lit_choice[x] for x in core if x in lit_choice)
+            if act:  # every value still unproven is impossible, by the same proof
+                for lit in _literals(need_true, first, 1) + _literals(need_false, first, -1):
+                    memo.add(lit, first, because)
+                blocked_true |= need_true
+                blocked_false |= need_false
+                break
+            memo.add(target, first, because)
+            if target > 0:
+                need_true &= ~(1 << i)
+                blocked_true |= 1 << i
+            else:
+                need_false &= ~(1 << i)
+                blocked_false |= 1 << i
+    finally:
+        if act:
+            model.main_solver().add_clause([-act])
+    return blocked_true, blocked_false, calls
+
+
+def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int]:
+    """Each option's "selectable either way" answer, and the mask of options with a quantity range."""
+    cached = model.plain_domains
+    if cached is None:
+        plain = {o: OptionDomain(o, model.feature_of[o].id, "selectable", True, True) for o in model.option_ids}
+        ranged = sum(1 << i for i, o in enumerate(model.option_ids) if model.qty[o].bits)
+        cached = model.plain_domains = (plain, ranged)
+    return cached
 
 
 class _Memo:
@@ -248,9 +308,9 @@ class _Memo:
 def _hidden(model: CompiledProduct, true: set[int]) -> set[str]:
     """Options a filter rule hides under these assumptions (its condition holds)."""
     out: set[str] = set()
-    for rule, check in zip(model.rules, model.checks, strict=True):
-        if rule.kind == "filter" and (check.when is None or check.when == model.cnf.TRUE or check.when in true):
-            out.update(check.options)
+    for when, options in model.filters:
+        if when is None or when == model.cnf.TRUE or when in true:
+            out.update(options)
     return out
 
 
@@ -262,18 +322,15 @@ def _bits(mask: int):
         mask ^= low
 
 
-_BYTE_BITS = tuple(tuple(k for k in range(8) if (byte >> k) & 1) for byte in range(256))
+_BINARY_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def _literals(mask: int, first: int, sign: int) -> list[int]:
-    """sign × (first + i) for every set bit i of the mask, a byte at a time."""
-    out: list[int] = []
-    data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
-    for k, byte in enumerate(data):
-        if byte:
-            base = first + 8 * k
-            out.extend(sign * (base + b) for b in _BYTE_BITS[byte])
-    return out
+    """sign × (first + i) for every set bit i of the mask (done in C: the mask's binary digits select)."""
+    if not mask:
+        return []
+    digits = bin(mask)[:1:-1].encode().translate(_BINARY_DIGITS)  # digit i of the mask at position i
+    return list(compress(count(first, 1) if sign > 0 else count(-first, -1), digits))
 
 
 def _found(model: CompiledProduct, cover: _Coverage, assignment) -> Solution:

@@ -122,13 +122,13 @@ def find_repairs(model: CompiledProduct, assumptions: Assumptions, limit: int) -
     """Up to `limit` minimal sets of choices to drop, each with suggested replacements."""
     if limit <= 0:
         return []
-    solver = model.main_solver()
     cnf = model.cnf
     context = list(assumptions.context)
     choices = [c for c, _ in assumptions.choices]
     lits_of = {id(c): lits for c, lits in assumptions.choices}
     keep_lit = {id(c): cnf.and_gate(lits_of[id(c)]) for c in choices}
-    gate = cnf.new_var()  # guards this call's blocking clauses; retired at the end
+    gate = model.activation_literal()  # guards this call's blocking clauses; retired at the end
+    solver = model.main_solver()
     repairs: list[Repair] = []
     try:
         while len(repairs) < limit and solver.solve(assumptions=[*context, gate]):

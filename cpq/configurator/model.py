@@ -35,6 +35,7 @@ MAX_CACHED_MODELS = 32
 MAX_CACHED_SOLUTIONS = 4000
 WARM_UP_SECONDS = 0.5
 WARM_UP_SOLUTIONS = 1000
+ACTIVATION_POOL = 1024
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,17 @@ class CompiledProduct:
         self.bodies: list[tuple[int, list[int]]] = []
         self.rules_of_option: dict[str, list[int]] = {}
         self._compile()
-        # selectors last, so that the main solver (which never sees them) has no unused variables
+        # selectors last, so that the main solver (which never sees them) has no unused variables;
+        # between them a block of activation literals for the main solver's temporary clauses
         self.model_vars = cnf.nvars
+        cnf.nvars += ACTIVATION_POOL
+        self._activations_used = 0
         self.selectors = [cnf.new_var() for _ in self.rules]
         self.atom_list: tuple[tuple[sympy.Basic, int], ...] = tuple(self.atoms.items())
+        # filter rules as (condition literal or None, hidden options), so a step need not scan every rule
+        self.filters: tuple[tuple[int | None, tuple[str, ...]], ...] = tuple(
+            (check.when, check.options) for rule, check in zip(self.rules, self.checks, strict=True)
+            if rule.kind == "filter")
         self.alert_rules = tuple(r for r in product.rules if r.kind == "alert")
         self.selection_rules = tuple(r for r in product.rules if r.kind == "selection")
         self._main: Solver | None = None
@@ -126,6 +134,7 @@ class CompiledProduct:
         self.reason_cache: dict[tuple, list] = {}
         self.blocked_memo: dict[tuple, object] = {}  # context → domains._Memo
         self.programs: dict[str, object] = {}
+        self.plain_domains: tuple | None = None  # domains._plain_domains
 
     # ------------------------------------------------------------------ compilation
     def _atom(self, eq: sympy.Basic) -> int:
@@ -323,6 +332,21 @@ class CompiledProduct:
             self.cnf.listeners.append(solver)
             self._explain = solver
         return self._explain
+
+    def activation_literal(self) -> int:
+        """A fresh literal of the main solver to guard temporary clauses; the caller retires it ([-lit]).
+
+        The literals come from a block reserved after the model's variables (the solver creates
+        them as they are used, so it never decides an unused one); when the block is used up the
+        main solver is built afresh and the block starts over.
+        """
+        if self._activations_used == ACTIVATION_POOL:
+            if self._main is not None:
+                self.cnf.listeners.remove(self._main)
+                self._main = None
+            self._activations_used = 0
+        self._activations_used += 1
+        return self.model_vars + self._activations_used
 
     # ------------------------------------------------------------------ context
     def context_literals(self, context: Mapping[str, str]) -> tuple[int, ...]:

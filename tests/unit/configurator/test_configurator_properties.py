@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cpq.configurator import Selection, complete, explain, valid_domains, validate
+from cpq.configurator import Selection, complete, domains, explain, valid_domains, validate
+from cpq.configurator.domains import compute_domains
 from cpq.configurator.errors import SelectionInconsistent
+from cpq.configurator.model import CompiledProduct
+from cpq.configurator.selection import assumptions_for, choices_of
 from tests.unit.configurator.brute import Oracle
 from tests.unit.configurator.random_models import load_text, partial_selections, small_products
 
@@ -47,6 +51,27 @@ def test_valid_domains_agree_with_enumeration(case, data):
         if not selectable and option not in chosen and option not in excluded:
             assert got.reasons, option
     assert result.components == oracle.component_ranges(chosen, excluded, components)
+
+
+@SETTINGS
+@given(case=small_products(), data=st.data())
+def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked_together(case, data):
+    text, context = case
+    ruleset = load_text(text)
+    oracle = Oracle(ruleset, "P", context)
+    chosen, excluded, components = data.draw(partial_selections(ruleset))
+    if not oracle.extensions(chosen, excluded, components):
+        return
+    expected = oracle.domains_of(chosen, excluded, components)
+    model = CompiledProduct(ruleset, ruleset.products["P"])  # no cached solutions: every value needs a call
+    choices = choices_of(model, _selection(chosen, excluded, components))
+
+    with mock.patch.object(domains, "CHUNK_BELOW", 10**9), model.lock:  # one clause for all after the first call
+        result = compute_domains(model, assumptions_for(model, choices, context), reasons=False, quantities=False)
+
+    assert result.consistent
+    for option, (selectable, removable, _) in expected.items():
+        assert (result.options[option].selectable, result.options[option].removable) == (selectable, removable), option
 
 
 @SETTINGS
