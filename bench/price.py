@@ -2,9 +2,11 @@
 
     PYTHONPATH=. python bench/price.py [--quick] [--naive-runs N]
 
-Generates YAML product and pricebook files into a temporary folder and loads them with
-cpq.ruleset.loader.load_ruleset (so loading is measured as admins would hit it), compiles the
-pricing program, then prices quotes of 10, 100 and 1,000 lines (each line a product with one
+Generates product files and pricebooks into a temporary folder and loads them with
+cpq.ruleset.loader.load_ruleset (so loading is measured as admins would hit it): the books' prices
+and adjustment rules as CSV tables beside each book, and — the load baseline, in the same run — the
+same books all in YAML. Load figures are wall and CPU seconds (the machine is shared), split into
+the product files and the pricebooks. It compiles the pricing program, then prices quotes of 10, 100 and 1,000 lines (each line a product with one
 option, so 2 priced items per line) and prints p50/p95 for:
 
 - this engine (rules indexed by product/category/family/account; quote-level conditions judged
@@ -33,6 +35,7 @@ from cpq.pricing import engine as pricing_engine  # noqa: E402
 from cpq.pricing.engine import price_quote  # noqa: E402
 from cpq.pricing.program import Candidates, ChainIndex, pricing_program  # noqa: E402
 from cpq.pricing.request import OptionChoice, PricingContext, QuoteLine, QuoteRequest  # noqa: E402
+from cpq.pricing.resolve import find_price  # noqa: E402
 from cpq.ruleset.loader import load_ruleset  # noqa: E402
 
 FAMILIES = 50
@@ -217,6 +220,9 @@ class _NaiveIndex:
         self.quote_rules = ()  # quote-level conditions are judged per item, by closure, like the rest
         self.quote_wide = ()
 
+    def price_source(self, chain, sku, on):
+        return find_price(chain, sku, on)
+
     def candidates(self, sku, category, family, account, parent) -> Candidates:
         groups: dict[int, list] = {}
         floors = []
@@ -266,12 +272,18 @@ class _ProgramView:
         return getattr(self._program, name)
 
 
+CPU: list[float] = []  # CPU milliseconds of the last `timings` call (the machine is shared: wall time is noisy)
+
+
 def timings(fn, runs: int) -> list[float]:
+    """Wall milliseconds of `runs` calls; their CPU milliseconds are left in CPU."""
     out = []
+    CPU.clear()
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         fn()
         out.append((time.perf_counter() - started) * 1000)
+        CPU.append((time.process_time() - cpu) * 1000)
     return out
 
 
@@ -281,38 +293,59 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def load(rules: int) -> tuple[object, dict, float, float]:
+def _timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def load(rules: int, tables: bool = True) -> tuple[object, dict, dict]:
+    """Write and load the catalog; the figures: whole load, the product files alone, and the compile."""
     with tempfile.TemporaryDirectory(prefix="cpq-bench-") as tmp:
         folder = Path(tmp)
-        counts = write_catalog(folder, rules)
-        started = time.perf_counter()
-        ruleset = load_ruleset([folder / "rules", folder / "pricebooks"])
-        loaded = time.perf_counter() - started
-    started = time.perf_counter()
-    program = pricing_program(ruleset)
-    program.chain_index(("bench-contract", "bench-partner", "bench-list")).quote_program()
-    compiled = time.perf_counter() - started
-    return ruleset, counts, loaded, compiled
+        counts = write_catalog(folder, rules, tables=tables)
+        _, catalog_wall, catalog_cpu = _timed(lambda: load_ruleset([folder / "rules"]))
+        ruleset, wall, cpu = _timed(lambda: load_ruleset([folder / "rules", folder / "pricebooks"]))
+    _, compile_wall, compile_cpu = _timed(lambda: pricing_program(ruleset).chain_index(
+        ("bench-contract", "bench-partner", "bench-list")).quote_program())
+    figures = {"load": (wall, cpu), "catalog": (catalog_wall, catalog_cpu), "compile": (compile_wall, compile_cpu)}
+    return ruleset, counts, figures
+
+
+def _load_line(form: str, counts: dict, figures: dict) -> str:
+    (wall, cpu), (cwall, ccpu), (kwall, kcpu) = figures["load"], figures["catalog"], figures["compile"]
+    return (f"  {form:<18} load_ruleset {wall:6.2f} s (CPU {cpu:6.2f} s) = product files {cwall:5.2f} s "
+            f"(CPU {ccpu:5.2f}) + pricebooks {wall - cwall:5.2f} s (CPU {cpu - ccpu:5.2f}); "
+            f"pricing compile {kwall:4.2f} s (CPU {kcpu:4.2f}); pricebooks + compile {wall - cwall + kwall:5.2f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--naive-runs", type=int, default=3, help="repetitions of the naive 1,000-line quote")
+    parser.add_argument("--no-yaml-baseline", action="store_true",
+                        help="skip loading the all-YAML form of the 20,000-rule catalog (the load baseline)")
     args = parser.parse_args()
     runs = {10: 200, 100: 50, 1000: 20} if not args.quick else {10: 30, 100: 10, 1000: 5}
 
     results = {}
     for rules in (20_000, 40_000):
-        ruleset, counts, loaded, compiled = load(rules)
-        print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules; "
-              f"load_ruleset {loaded:.2f} s, pricing compile (index + durable quote rules) {compiled:.2f} s")
+        if rules == 20_000 and not args.no_yaml_baseline:
+            baseline, counts, figures = load(rules, tables=False)
+            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules")
+            print(_load_line("all YAML (before)", counts, figures), flush=True)
+            del baseline
+        ruleset, counts, figures = load(rules)
+        if rules != 20_000 or args.no_yaml_baseline:
+            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules")
+        print(_load_line("CSV tables", counts, figures), flush=True)
         for lines in (10, 100, 1000):
             request, context = make_quote(lines, seed=lines)
             price_quote(ruleset, request, context)  # warm the candidate cache once, as a live service is
             engine = timings(lambda s=ruleset, r=request, c=context: price_quote(s, r, c), runs[lines])
             results[(rules, lines)] = engine
-            line = f"  {lines:>5} lines  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
+            line = (f"  {lines:>5} lines  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
+                    f" (CPU p50 {p(CPU, 50):7.2f} ms)")
             if rules == 20_000:
                 naive_runs = args.naive_runs if lines == 1000 else max(3, runs[lines] // 10)
                 naive = timings(lambda s=ruleset, r=request, c=context: price_naive(s, r, c), naive_runs)
@@ -325,7 +358,8 @@ def main() -> None:
         single, single_context = make_quote(1000, seed=1000, with_option=False)
         price_quote(ruleset, single, single_context)
         engine = timings(lambda s=ruleset, r=single, c=single_context: price_quote(s, r, c), runs[1000])
-        print(f"   1000 lines of one item (product only)  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms")
+        print(f"   1000 lines of one item (product only)  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
+              f" (CPU p50 {p(CPU, 50):7.2f} ms)")
         cold_request, cold_context = make_quote(1000, seed=99)
         cold = timings(lambda s=ruleset, r=cold_request, c=cold_context: price_quote(s, r, c), 1)
         print(f"  1000 lines, first quote of new SKUs (candidate cache cold): {cold[0]:.2f} ms")

@@ -14,6 +14,8 @@ from cpq.ruleset.loader import load_ruleset
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rule-files.md"
 FENCE = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+# a CSV table of the pricebook example right before it: ```csv pricebooks/erp-usd-prices.csv
+TABLE_FENCE = re.compile(r"^```csv[ \t]+(\S+)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{2,4} (.+)$", re.MULTILINE)
 COMPANION = re.compile(r"\A#\s*file:\s*(\S+)[ \t]*\n")
 FOLDER_OF_KIND = {"product": "rules", "pricebook": "pricebooks", "approvals": "rules"}
@@ -45,11 +47,12 @@ class Example:
     """A complete example: its opening block and the companion files that follow it."""
 
     files: list[tuple[str, Block]] = field(default_factory=list)
+    tables: dict[int, list[tuple[str, Block]]] = field(default_factory=dict)  # CSV tables of files[i]
 
     def prefix(self, block: Block) -> list[tuple[str, Block]]:
-        """The files up to and including `block`: what that block needs to load."""
+        """The files up to and including `block` (with the tables they name): what that block needs to load."""
         index = next(i for i, (_, b) in enumerate(self.files) if b is block)
-        return self.files[: index + 1]
+        return [*self.files[: index + 1], *(t for i in range(index + 1) for t in self.tables.get(i, ()))]
 
 
 def yaml_blocks() -> list[Block]:
@@ -67,6 +70,12 @@ def yaml_blocks() -> list[Block]:
     ]
 
 
+def table_blocks() -> list[tuple[str, Block]]:
+    text = DOC.read_text(encoding="utf-8")
+    return [(m.group(1), Block(line=text.count("\n", 0, m.start()) + 2, text=m.group(2), section="table"))
+            for m in TABLE_FENCE.finditer(text)]
+
+
 def kind_of(block: Block) -> str | None:
     match = re.search(r"^kind:\s*(\w+)", block.text, re.MULTILINE)
     return match.group(1) if match else None
@@ -79,7 +88,14 @@ def default_path(block: Block) -> str:
 def examples() -> list[Example]:
     """Group the complete files: a `# file:` block joins the example right before it."""
     grouped: list[Example] = []
-    for block in yaml_blocks():
+    tables = table_blocks()
+    for block in sorted([*yaml_blocks(), *(b for _, b in tables)], key=lambda b: b.line):
+        table_path = next((path for path, b in tables if b is block), None)
+        if table_path is not None:
+            if not grouped or not grouped[-1].files:
+                raise AssertionError(f"line {block.line}: a CSV table needs the pricebook example before it")
+            grouped[-1].tables.setdefault(len(grouped[-1].files) - 1, []).append((table_path, block))
+            continue
         if not block.is_file:
             if block.companion_path is not None:
                 raise AssertionError(
