@@ -61,6 +61,10 @@ def test_the_translated_page_counter_becomes_css_counters():
         '"第 " counter(page) " 页\\ff0c 共 " counter(pages) " 页"')
 
 
+def test_a_part_of_a_document_prints_the_whole_documents_page_total():
+    assert page_counter_css("Seite %(page)s von %(pages)s", total=78) == '"Seite " counter(page) " von " "78"'
+
+
 def _source_messages() -> set[str]:
     """Every label the templates and cpq/documents ask for (what `pybabel extract` would find)."""
     found = set()

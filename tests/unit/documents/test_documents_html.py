@@ -19,7 +19,7 @@ from cpq.documents.content import (
     Row,
     Totals,
 )
-from cpq.documents.pdf import render_html
+from cpq.documents.pdf import DocumentPages, PageNumbers, render_html
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 EVIL = '<img src="file:///etc/passwd"><link rel="attachment" href="file:///etc/passwd"></style><style>*{x:1}'
@@ -63,3 +63,12 @@ def test_letter_paper_and_a_verification_qr_code():
 def test_hidden_discounts_leave_no_list_price_column():
     html = render_html(document(hide_discounts=True), load_brand(TEMPLATES), TEMPLATES)
     assert "Unit list price" not in html and "Unit price" in html
+
+
+def test_a_part_of_a_long_document_has_no_page_counter_and_its_page_numbers_start_where_the_last_part_ended():
+    pages = DocumentPages(document(), load_brand(TEMPLATES), TEMPLATES)
+    assert "@bottom-right { content: none; }" in pages.html(numbers=PageNumbers(printed=False))
+    numbers = pages.numbers_html(41, 3, 78)
+    assert numbers.count("<div></div>") == 3 and "counter-reset: page 41" in numbers
+    assert '"Page " counter(page) " of " "78"' in numbers
+    assert "counter-reset" not in pages.html()
