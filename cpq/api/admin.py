@@ -72,7 +72,7 @@ class RollbackSchema(Strict):
 
 class AuditQuerySchema(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "entries older than this id"})
+    before = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={"description": "entries older than this id"})
 
 
 class ActivationSchema(Schema):
