@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/configure.py [--models clib-renault,br4cp-medium,automotive01,linux]
         [--bench-dir ../shared/bench] [--walks 3] [--steps 40] [--sales 60] [--baseline-steps 15]
-        [--scale 1,2,5,10] [--reasons]
+        [--scale 1,2,5,10] [--reasons] [--per-value-tail]
 
 Each model is imported with `cpq.importers` into a temporary folder, loaded by the real loader
 and compiled by the configurator. Workloads: BR4CP medium replays sold configurations (each
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pysat.solvers import Solver
 
+from cpq.configurator import domains
 from cpq.configurator.domains import compute_domains
 from cpq.configurator.model import SOLVER_NAME, CompiledProduct
 from cpq.configurator.selection import Choice, assumptions_for
@@ -153,18 +154,36 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
     times, cpu, calls, states = [], [], [], []
     reason_times = []
     failures = 0
+    twin = None
+    if args.per_value_tail:  # the same states on a twin model that never asks unproven values together
+        twin = CompiledProduct(ruleset, product)
+        twin.warm_up()
+    twin_cpu, twin_calls = [], []
+
+    def timed_step(made: list[Choice]):
+        assumptions = assumptions_for(model, made, {})
+        start, start_cpu = time.perf_counter(), time.process_time()
+        with model.lock:
+            result = compute_domains(model, assumptions, reasons=False, quantities=False)
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        calls.append(result.sat_calls)
+        if twin is not None:
+            twin_assumptions = assumptions_for(twin, made, {})
+            chunk_below, domains.CHUNK_BELOW = domains.CHUNK_BELOW, 0
+            start_cpu = time.process_time()
+            with twin.lock:
+                twin_calls.append(compute_domains(twin, twin_assumptions, reasons=False, quantities=False).sat_calls)
+            twin_cpu.append(time.process_time() - start_cpu)
+            domains.CHUNK_BELOW = chunk_below
+        return result
+
     if workload == "sales":
         walks = sales_walks(model, imported, bench_dir / "br4cp-renault/config_medium_filtered.txt", args.sales, rng)
         for choices in walks:
             for k in range(len(choices) + 1):
                 made = choices[:k]
-                assumptions = assumptions_for(model, made, {})
-                start, start_cpu = time.perf_counter(), time.process_time()
-                with model.lock:
-                    result = compute_domains(model, assumptions, reasons=False, quantities=False)
-                times.append(time.perf_counter() - start)
-                cpu.append(time.process_time() - start_cpu)
-                calls.append(result.sat_calls)
+                result = timed_step(made)
                 states.append(made)
                 if k < len(choices) and not result.options[choices[k].target].selectable:
                     failures += 1
@@ -172,15 +191,10 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
         for _ in range(args.walks):
             made: list[Choice] = []
             for _step in range(args.steps):
-                assumptions = assumptions_for(model, made, {})
-                start, start_cpu = time.perf_counter(), time.process_time()
-                with model.lock:
-                    result = compute_domains(model, assumptions, reasons=False, quantities=False)
-                times.append(time.perf_counter() - start)
-                cpu.append(time.process_time() - start_cpu)
-                calls.append(result.sat_calls)
+                result = timed_step(made)
                 states.append(list(made))
                 if args.reasons:
+                    assumptions = assumptions_for(model, made, {})
                     start = time.perf_counter()
                     with model.lock:
                         compute_domains(model, assumptions, reasons=True, quantities=False)
@@ -198,6 +212,8 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
                     made.append(Choice("option", rng.choice(selectable)))
     print(summary("engine", times, calls))
     print(summary("  (CPU)", cpu))
+    if twin is not None:
+        print(summary("per-value tail (CPU)", twin_cpu, twin_calls))
     if reason_times:
         print(summary("+reasons", reason_times))
     if workload == "sales":
@@ -235,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sales", type=int, default=60, help="sold configurations to replay (BR4CP)")
     parser.add_argument("--baseline-steps", type=int, default=15)
     parser.add_argument("--reasons", action="store_true", help="also time domains with reasons")
+    parser.add_argument("--per-value-tail", action="store_true",
+                        help="also time each state on a twin model that never asks unproven values together")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", default="1",
                         help="comma-separated copy counts, e.g. 1,2,5,10: DIMACS models made of that many disjoint copies")
