@@ -686,25 +686,32 @@ class _Pricer:
         return amount
 
     def _floor(self, item: PricedItem, candidates: Candidates, amount: Decimal, fired: frozenset[str]) -> Decimal:
-        best: tuple[Decimal, CompiledRule, str] | None = None
-        for rule in (*candidates.floors, *self.quote_wide_floors):
-            if not self._holds(rule, item, fired):
+        best: tuple[Decimal, CompiledRule] | None = None
+        floors = candidates.floors
+        if self.quote_wide_floors:
+            floors = (*floors, *self.quote_wide_floors)
+        for rule in floors:
+            if not (rule.unconditional or self._holds(rule, item, fired)):
                 continue
             floor = rule.rule
             if floor.min_price is not None:
-                limit, note = floor.min_price * item.quantity, f"{rule.note} × {item.quantity}"
+                limit = floor.min_price * item.quantity
             else:
                 limit = item.list_amount - item.list_amount * floor.max_discount
-                note = f"{rule.note} {item.list_amount}"
             if best is None or limit > best[0]:
-                best = (limit, rule, note)
+                best = (limit, rule)
         if best is None:
             return amount
-        limit, rule, note = best
-        if limit > item.base:  # a floor limits discounts; it never lifts a price above the contracted one
-            limit, note = item.base, note + ", capped at the price before adjustments"
+        limit, rule = best
+        capped = limit > item.base  # a floor limits discounts; it never lifts a price above the contracted one
+        if capped:
+            limit = item.base
         if amount >= limit:
-            return amount
+            return amount  # the floor does not bind: no step, and no note to write
+        floor = rule.rule
+        note = f"{rule.note} × {item.quantity}" if floor.min_price is not None else f"{rule.note} {item.list_amount}"
+        if capped:
+            note += ", capped at the price before adjustments"
         item.steps.append(PriceStep("floor", "Price floor", amount, limit, rule.id, rule.where, note))
         return limit
 

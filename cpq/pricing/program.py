@@ -104,8 +104,7 @@ class ChainIndex:
     """The rules of one chain of books, indexed so that a line meets only its candidate rules."""
 
     def __init__(self, program: PricingProgram, book_ids: tuple[str, ...]):
-        self.program = program
-        self.book_ids = book_ids
+        self.book_ids = book_ids  # (no reference back to the program: no cycle, freed by refcount)
         rules: list[CompiledRule] = []
         for book_id in reversed(book_ids):  # the list book's rules first, then the more specific books'
             rules.extend(program.rules_by_book[book_id])
@@ -224,11 +223,13 @@ class PricingProgram:
                 order += 1
             self.rules_by_book[book.id] = tuple(compiled)
         self.sku_info: dict[str, tuple[str, str, str]] = {}  # sku → (name, category, family)
-        self.numeric_attributes: dict[str, tuple[tuple[str, Fraction], ...]] = {}  # for bundle.<attr>
+        # for bundle.<attr>: integers stay int (exact, and much cheaper to sum per quote than Fraction)
+        self.numeric_attributes: dict[str, tuple[tuple[str, int | Fraction], ...]] = {}
         for o in ruleset.options.values():
             self.sku_info[o.id] = (o.name, o.category, o.family)
             self.numeric_attributes[o.id] = tuple(
-                (k, Fraction(v)) for k, v in o.attributes.items() if isinstance(v, int | Decimal) and not isinstance(v, bool))
+                (k, v if isinstance(v, int) else Fraction(v)) for k, v in o.attributes.items()
+                if isinstance(v, int | Decimal) and not isinstance(v, bool))
         self.allowed_options: dict[str, frozenset[str]] = {}
         for p in ruleset.products.values():
             self.sku_info[p.id] = (p.name, p.category, p.family)
