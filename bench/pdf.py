@@ -5,9 +5,9 @@
 A line is a product with one option (`--items 2`: a bundle of 2 priced items, printed as the bundle's
 head row, its base unit and its option), as in bench/price.py. "cpq" is what the service does for
 GET /api/v1/quotes/{id}.pdf from a stored revision: build the document, render the template, lay
-out and write the PDF in forked renderers (fonts warmed once; from 600 table rows on, in two
-parts laid out in parallel, see cpq/documents/parts.py). "1 proc" is the same in one renderer
-process. "plain" is WeasyPrint on the same cells as one bare HTML table: no stylesheet, no running
+out and write the PDF in a forked renderer (fonts warmed once). "2 parts" is the same document
+laid out as two parts in two renderer processes at the same time, which the service does from 600
+table rows on while a core is idle (cpq/documents/parts.py). "plain" is WeasyPrint on the same cells as one bare HTML table: no stylesheet, no running
 header or footer, no page counter, no nesting. `--baseline-templates` also times another version of
 templates/ (e.g. an older commit's, `git archive COMMIT templates | tar -x -C /tmp/old`) in one
 process. Times are wall-clock medians; "cpu" adds the renderer processes' CPU time (a shared, busy
@@ -123,21 +123,25 @@ def main() -> None:
     warm_up()
     print(f"warm-up (fonts, once per process): {time.perf_counter() - start:.2f} s; load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()))
-    limits = RenderLimits(seconds=600)
     one = RenderLimits(seconds=600, parallel=1)
+    two = RenderLimits(seconds=600, parallel=2, parallel_load=float("inf"))
     base = args.baseline_templates
-    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq':>8} {'cpu':>7} {'1 proc':>8} {'cpu':>7} {'plain':>8} "
+    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq':>8} {'cpu':>7} {'2 parts':>8} {'cpu':>7} {'plain':>8} "
           f"{'cpq/plain':>9}" + (f" {'baseline':>9} {'cpu':>7} {'cpq/base':>8}" if base else ""))
     for size in (int(s) for s in args.sizes.split(",")):
         priced = priced_quote(size, args.items)
         doc, brand = document(priced)
-        cpq_time, cpq_cpu, pdf = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, limits), args.runs)
-        one_time, one_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, one), args.runs)
+        cpq_time, cpq_cpu, pdf = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, one), args.runs)
+        if two.parts_for(doc.row_count) > 1:
+            two_time, two_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, two), args.runs)
+            parts = f"{two_time:>7.2f}s {two_cpu:>6.1f}s"
+        else:
+            parts = f"{'—':>8} {'—':>7}"
         html = plain_html(priced)
         plain_time, _, _ = timed(lambda html=html: HTML(string=html).write_pdf(), args.runs)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
-        line = (f"{size:>6} {doc.row_count:>6} {pages:>6} {cpq_time:>7.2f}s {cpq_cpu:>6.1f}s {one_time:>7.2f}s "
-                f"{one_cpu:>6.1f}s {plain_time:>7.2f}s {cpq_time / plain_time:>8.2f}×")
+        line = (f"{size:>6} {doc.row_count:>6} {pages:>6} {cpq_time:>7.2f}s {cpq_cpu:>6.1f}s {parts} "
+                f"{plain_time:>7.2f}s {cpq_time / plain_time:>8.2f}×")
         if base:
             base_time, base_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, base, one), args.runs)
             line += f" {base_time:>8.2f}s {base_cpu:>6.1f}s {cpq_time / base_time:>7.2f}×"
