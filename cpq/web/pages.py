@@ -57,7 +57,8 @@ def signin():
         try:
             check_csrf(request.form.get("csrf_token"))
         except CSRFRejected:
-            abort(400, "the form expired; reload the page and sign in again")
+            return _page("signin", None, error="The form expired; sign in again.",
+                         email=request.form.get("email", "")), 400
         email, password = request.form.get("email", ""), request.form.get("password", "")
         with engine().connect() as conn:
             user_id = authenticate(conn, email, password)

@@ -345,8 +345,8 @@
     root.dataset.busy = "true";
     const body = selectionBody();
     const [configured, completed] = await Promise.all([
-      api("POST", `/api/v1/products/${productId}/configure`, body),
-      api("POST", `/api/v1/products/${productId}/complete`, {...body, objective: "defaults", reasons: false}).catch(() => null),
+      api("POST", `/api/v1/products/${encodeURIComponent(productId)}/configure`, body),
+      api("POST", `/api/v1/products/${encodeURIComponent(productId)}/complete`, {...body, objective: "defaults", reasons: false}).catch(() => null),
     ]).catch((error) => { toast(problemText(error)); return [null, null]; });
     if (seq !== state.seq) return;
     if (configured) {
@@ -374,7 +374,7 @@
     const body = {...selectionBody(), objective, reasons: false};
     if (objective === "cheapest" && state.book) body.pricebook = state.book;  // the account's book, as /price resolved it
     try {
-      const {data} = await api("POST", `/api/v1/products/${productId}/complete`, body);
+      const {data} = await api("POST", `/api/v1/products/${encodeURIComponent(productId)}/complete`, body);
       for (const [id, quantity] of Object.entries(data.configuration.options)) state.picks.set(id, quantity);
       state.excluded.clear();
       Object.assign(state.components, data.configuration.components);
@@ -396,7 +396,7 @@
         const {data} = await api("POST", "/api/v1/quotes", {account_id: acc.id, ...(isBuyer ? {channel: "web"} : {}), lines: [line()]});
         number = data.number;
       } else {
-        const {data, etag} = await api("GET", `/api/v1/quotes/${target}`);
+        const {data, etag} = await api("GET", `/api/v1/quotes/${encodeURIComponent(target)}`);
         const lines = data.lines.map((l) => ({...l}));
         if (editLine && target === editQuote) {
           const index = lineIndex(data);
@@ -404,7 +404,7 @@
         } else {
           lines.push(line());
         }
-        await api("PATCH", `/api/v1/quotes/${target}`, {lines}, {"If-Match": etag});
+        await api("PATCH", `/api/v1/quotes/${encodeURIComponent(target)}`, {lines}, {"If-Match": etag});
         number = target;
       }
       window.location.href = `/quotes/${encodeURIComponent(number)}`;
@@ -430,7 +430,7 @@
   }
 
   async function loadLine() {
-    const {data} = await api("GET", `/api/v1/quotes/${editQuote}`);
+    const {data} = await api("GET", `/api/v1/quotes/${encodeURIComponent(editQuote)}`);
     const found = data.lines[lineIndex(data)];
     if (!found) return;
     for (const o of found.options) state.picks.set(o.id, o.quantity || null);
@@ -442,7 +442,7 @@
 
   async function start() {
     const [{data: product}, {data: accounts}] = await Promise.all([
-      api("GET", `/api/v1/catalog/products/${productId}`), api("GET", "/api/v1/accounts")]);
+      api("GET", `/api/v1/catalog/products/${encodeURIComponent(productId)}`), api("GET", "/api/v1/accounts")]);
     state.product = product;
     for (const f of product.features) for (const o of f.options) state.names[o.id] = o.name;
     state.accounts = accounts.items;
@@ -450,7 +450,7 @@
     if (isBuyer) $("account").disabled = true;
     // each bundle component is quoted in its default configuration
     await Promise.all(product.components.map(async (c) => {
-      const {data} = await api("POST", `/api/v1/products/${c.product}/complete`, {objective: "defaults", reasons: false});
+      const {data} = await api("POST", `/api/v1/products/${encodeURIComponent(c.product)}/complete`, {objective: "defaults", reasons: false});
       state.componentOptions[c.id] = Object.entries(data.configuration.options).map(([id, quantity]) => ({id, quantity}));
     }));
     if (editQuote && editLine) await loadLine();

@@ -9,6 +9,10 @@
   const base = `/api/v1/quotes/${encodeURIComponent(number)}`;
   const $ = (id) => document.getElementById(id);
   const APPROVER_LEVEL = {sales: 0, sales_manager: 1, pricing_admin: 2, admin: 3};
+  const DONE = {submit: "submitted", approve: "approved", reject: "rejected", send: "sent", accept: "accepted",
+    decline: "declined"};
+  // one key per page view: accepting twice (a double click, a retry) makes one acceptance and one order
+  const acceptKey = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
   let quote = null;
   let etag = null;
   let orderTimer = null;
@@ -228,11 +232,12 @@
 
   async function lifecycle(action, body) {
     try {
-      const answer = await act("POST", `${base}/${action}`, body || {});
+      const headers = action === "accept" ? {"Idempotency-Key": acceptKey} : {};
+      const answer = await act("POST", `${base}/${action}`, body || {}, headers);
       quote = answer.data;
       etag = answer.etag;
       render();
-      toast(`Quote ${action === "submit" ? "submitted" : action + (action.endsWith("e") ? "d" : "ed")}.`);
+      toast(`Quote ${DONE[action] || action}.`);
     } catch (_) { /* shown in the problem box */ }
   }
 
