@@ -3,7 +3,8 @@ manager approves and sends, the buyer accepts and the order appears — at deskt
 
 Screenshots of every step go to the test's tmp_path (printed). The timings of each configurator
 interaction (click → options, reasons and conflict updated; and → price updated too), measured in the
-page, are printed; the fastest must stay under 150 ms (the machine is shared; see docs/web.md).
+page, are printed; their median must stay under 150 ms unless the machine is oversubscribed (then the
+figures are only printed, with the load; see docs/web.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.integration.test_orders_support import fast_settings, run_worker
 
 CHROMIUM = "/usr/bin/chromium"
 BUDGET_MS = 150
+MAX_LOAD_PER_CORE = 1.5
 pytestmark = pytest.mark.browser
 
 
@@ -202,10 +204,13 @@ def report_timings(size, timings):
     print(f"\nconfigurator at {size['viewport']['width']} px, {len(timings)} recomputations: "
           f"click → options updated {configure} ms (median {statistics.median(configure)}), "
           f"→ price updated too {with_price} ms (median {statistics.median(with_price)}); budget {BUDGET_MS} ms")
-    # The machine is shared and noisy (docs/web.md has figures with the load): the fastest update
-    # must meet the budget, so that an extra round trip or a slow render fails here; the median and
-    # the slowest are printed above, not asserted (this is not a benchmark).
-    assert min(configure) < BUDGET_MS, timings
+    # A time budget means something on a machine that is not oversubscribed: with more runnable
+    # processes than cores (other test runs, benchmarks) the figures are printed but not judged.
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if load > MAX_LOAD_PER_CORE:
+        print(f"budget not judged: load average {load:.1f} per core (> {MAX_LOAD_PER_CORE})")
+        return
+    assert statistics.median(configure) < BUDGET_MS, timings
 
 
 def approve_and_send(browser, site, size, shots, number):
