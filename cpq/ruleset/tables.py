@@ -184,6 +184,10 @@ def _header(cells, number: int, columns: tuple[str, ...], required: tuple[str, .
             error((number, col), rule_id, "duplicate_key", f"duplicate column '{name}' (first at column {seen[name]})")
             names.append(None)
             ok = False
+        elif not name:
+            error((number, col), rule_id, "invalid_field", "a column without a name; name it or remove the empty cell")
+            names.append(None)
+            ok = False
         elif name not in columns:
             error((number, col), rule_id, "unknown_field", f"unknown column '{text}'", did_you_mean(name, columns))
             names.append(None)

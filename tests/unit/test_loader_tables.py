@@ -181,6 +181,7 @@ PRICE_MISTAKES = [
     ("sku,unti\nSRV,1\n", "1:5: list-usd: unknown column 'unti' (did you mean 'unit'?)"),
     ("sku,unit,unit\nSRV,1,2\n", "1:10: list-usd: duplicate column 'unit' (first at column 5)"),
     ("unit\n1\n", "1:1: list-usd: missing required column 'sku'"),
+    ("sku,unit,\nSRV,1,\n", "1:10: list-usd: a column without a name; name it or remove the empty cell"),
     ("sku,unit\nSRV,1,2\n", "2:1: list-usd: row has 3 cells for 2 columns"),
     ("sku,unit\nSRV,12.5x\n", "2:5: SRV: unit: '12.5x' is not an amount"),
     ("sku,unit,effective_to\nSRV,1,2026-02-30\n", "2:7: SRV: effective_to: '2026-02-30' is not a date (YYYY-MM-DD)"),
