@@ -7,7 +7,10 @@ an option reported blocked extends to none — and is computed with few SAT call
 2. every cached full solution consistent with the choices proves the values it holds possible;
 3. each value still unproven gets one SAT call with it as an extra assumption, the solver's
    phases set to favour every unproven value, so one solution usually proves many at once;
-   an UNSAT answer proves the value impossible.
+   an UNSAT answer proves the value impossible;
+4. once those calls stop paying (the long tail), the unproven values are asked together: one
+   clause "one of them holds" behind an activation literal gives a model that proves at least
+   one more of them, or proves all of them impossible at once (see `_settle`).
 
 Quantities: for an option with a quantity range that can be chosen, the smallest and largest
 feasible quantity are found by bisection over `x ≥ v` literals, starting from what cached

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cpq.configurator import Selection, complete, domains, explain, valid_domains, validate
 from cpq.configurator.domains import compute_domains
 from cpq.configurator.errors import SelectionInconsistent
-from cpq.configurator.model import CompiledProduct
+from cpq.configurator.model import ACTIVATION_POOL, CompiledProduct
 from cpq.configurator.selection import assumptions_for, choices_of
 from tests.unit.configurator.brute import Oracle
 from tests.unit.configurator.random_models import load_text, partial_selections, small_products
@@ -70,6 +70,30 @@ def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked
         result = compute_domains(model, assumptions_for(model, choices, context), reasons=False, quantities=False)
 
     assert result.consistent
+    for option, (selectable, removable, _) in expected.items():
+        assert (result.options[option].selectable, result.options[option].removable) == (selectable, removable), option
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=small_products(), data=st.data())
+def test_valid_domains_stay_right_once_the_activation_literals_are_used_up_and_the_solver_rebuilt(case, data):
+    text, context = case
+    ruleset = load_text(text)
+    oracle = Oracle(ruleset, "P", context)
+    chosen, excluded, components = data.draw(partial_selections(ruleset))
+    if not oracle.extensions(chosen, excluded, components):
+        return
+    expected = oracle.domains_of(chosen, excluded, components)
+    model = CompiledProduct(ruleset, ruleset.products["P"])
+    first_solver = model.main_solver()
+    for _ in range(ACTIVATION_POOL + 1):  # the last one starts the block over, in a new solver
+        model.main_solver().add_clause([-model.activation_literal()])
+    assert model.main_solver() is not first_solver
+    choices = choices_of(model, _selection(chosen, excluded, components))
+
+    with mock.patch.object(domains, "CHUNK_BELOW", 10**9), model.lock:
+        result = compute_domains(model, assumptions_for(model, choices, context), reasons=False, quantities=False)
+
     for option, (selectable, removable, _) in expected.items():
         assert (result.options[option].selectable, result.options[option].removable) == (selectable, removable), option
 
