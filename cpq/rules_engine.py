@@ -28,7 +28,7 @@ import sympy
 from durable import engine as durable_engine
 from durable import lang as durable
 
-from cpq.ruleset.scopes import is_text, constant
+from cpq.ruleset.scopes import constant, is_text
 
 # Measured with durable-rules 2.0.28: registering one ruleset of more than ~510 rules hangs, and a
 # fact that matches more than 64 rules of one ruleset fails with engine error 303. Chunks of 64
