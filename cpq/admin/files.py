@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpq.errors import InvalidInput
-from cpq.ruleset import loader
 from cpq.ruleset.loader import (
+    TABLE_SUFFIXES,
     TESTS_DIR,
     YAML_SUFFIXES,
     discover,
@@ -20,8 +20,8 @@ from cpq.ruleset.loader import (
 from cpq.ruleset.model import Ruleset
 
 MAX_FILES = 2000
-# what the loader reads: YAML, and the CSV price tables when this loader has them
-RULE_FILE_SUFFIXES = YAML_SUFFIXES + tuple(getattr(loader, "TABLE_SUFFIXES", ()))
+# what the loader reads: YAML files and CSV price / adjustment tables
+RULE_FILE_SUFFIXES = YAML_SUFFIXES + TABLE_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,26 @@ def test_publishing_a_changed_pricebook_makes_it_active_for_this_and_other_proce
     other.extensions["cpq.engine"].dispose()
 
 
+def test_a_publication_may_carry_csv_price_tables_and_other_processes_load_them_from_the_database(admin):
+    files = sample_files(**{"list-eur": ('  CPU-32C: {unit: "1560.00", cost: "1060.00"}\n', "")})
+    files["pricebooks/list-eur.yaml"] = files["pricebooks/list-eur.yaml"].replace(
+        "id: list-eur\n", "id: list-eur\nprice_tables: [list-eur-cpu.csv]\n", 1)
+    files["pricebooks/list-eur-cpu.csv"] = "sku,unit,cost\nCPU-32C,1620.00,1060.00\n"
+    published = admin("POST", "/api/v1/admin/rulesets", json={"files": files, "note": "CPU-32C from a table"})
+    assert published.status_code == 201, published.json
+    assert published.json["diff"]["prices"] == [{"book": "list-eur", "sku": "CPU-32C", "old": "1560.00", "new": "1620.00"}]
+    # a process that never saw the upload compiles the version from the stored files, table included
+    other = create_app({"TESTING": True, "RULES_DIR": SAMPLE_PATHS[0], "PRICEBOOKS_DIR": SAMPLE_PATHS[1],
+                        "DATABASE_URL": admin.app.config["DATABASE_URL"], "RULESET_POLL_SECONDS": 0})
+    price = {"currency": "EUR", "date": "2026-03-02", "context": {"country": "DE"}, "lines": [SERVER_32C]}
+    answered = other.test_client().post("/api/v1/price", json=price, headers=bearer(admin.keys["sales@example.com"]))
+    assert answered.status_code == 200, answered.json
+    assert answered.json["ruleset_version"] == published.json["version"]
+    cpu = next(i for i in answered.json["lines"][0]["items"] if i["sku"] == "CPU-32C")
+    assert cpu["net"] == "3240.00"  # 2 × 1620.00 from the table
+    other.extensions["cpq.engine"].dispose()
+
+
 def test_a_broken_set_is_refused_with_every_error_and_changes_nothing(admin):
     first = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files()})
     assert first.status_code == 201, first.json
