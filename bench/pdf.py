@@ -124,7 +124,7 @@ def main() -> None:
     print(f"warm-up (fonts, once per process): {time.perf_counter() - start:.2f} s; load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     one = RenderLimits(seconds=600, parallel=1)
-    two = RenderLimits(seconds=600, parallel=2, parallel_load=float("inf"))
+    two = RenderLimits(seconds=600, parallel=2)
     base = args.baseline_templates
     print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq':>8} {'cpu':>7} {'2 parts':>8} {'cpu':>7} {'plain':>8} "
           f"{'cpq/plain':>9}" + (f" {'baseline':>9} {'cpu':>7} {'cpq/base':>8}" if base else ""))

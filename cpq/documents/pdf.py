@@ -62,20 +62,15 @@ class RenderLimits:
     isolate: bool = True  # render in a child process that is killed at the time limit
     parallel: int = 2  # at most this many renderer processes lay out one long document (one per core)
     parallel_rows: int = 600  # from this many table rows on, a document is laid out in parts
-    parallel_load: float | None = None  # ... while the load average is at most this (None: cores - 1)
 
-    def parts_for(self, rows: int, load: float | None = None) -> int:
+    def parts_for(self, rows: int) -> int:
         """In how many parts a document of `rows` table rows is laid out (each in its own process).
 
-        Parts pay off only on idle cores: on a saturated machine two renderers take longer than one
-        (and ~15 % more CPU, for stamping and joining), so a long document is laid out in parts only
-        while the 1-minute load average (`load`, default the machine's) leaves a core idle.
+        It depends on the document and the settings only, never on how busy the machine is, so the
+        same quote always gets the same pages.
         """
         cores = os.cpu_count() or 1
         if not self.isolate or rows < self.parallel_rows or min(self.parallel, cores) < 2:
-            return 1
-        limit = cores - 1 if self.parallel_load is None else self.parallel_load
-        if (os.getloadavg()[0] if load is None else load) > limit:
             return 1
         return min(self.parallel, cores)
 
@@ -93,8 +88,7 @@ class RenderLimits:
                    seconds=get("PDF_TIME_LIMIT", cls.seconds, float),
                    isolate=str(get("PDF_ISOLATE", "1", str)).lower() not in ("0", "false", "no"),
                    parallel=get("PDF_PARALLEL", cls.parallel, int),
-                   parallel_rows=get("PDF_PARALLEL_ROWS", cls.parallel_rows, int),
-                   parallel_load=get("PDF_PARALLEL_LOAD", cls.parallel_load, float))
+                   parallel_rows=get("PDF_PARALLEL_ROWS", cls.parallel_rows, int))
 
 
 _env_lock = threading.Lock()

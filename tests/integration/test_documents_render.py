@@ -43,7 +43,6 @@ def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_
     number = quote(sales, lines)
     if parallel_rows:  # 60 lines of 6 rows: laid out as two parts, pages numbered over the whole
         sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
-        sales.app.config["PDF_PARALLEL_LOAD"] = 1000  # however busy the machine is
     caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
     response = sales("GET", f"/api/v1/quotes/{number}.pdf")
     assert response.status_code == 200, response.json
@@ -84,7 +83,6 @@ def test_a_document_over_the_page_limit_is_refused_with_a_problem(sales, paralle
     sales.app.config["PDF_MAX_PAGES"] = 1
     if parallel_rows:
         sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
-        sales.app.config["PDF_PARALLEL_LOAD"] = 1000
     response = sales("GET", f"/api/v1/quotes/{number}.pdf?waterfall=true")
     assert response.status_code == 422
     assert response.json["code"] == "document_too_large" and "at most 1" in response.json["detail"]
@@ -96,7 +94,6 @@ def test_a_rendering_that_runs_out_of_time_is_stopped_with_a_problem(sales, para
     sales.app.config["PDF_TIME_LIMIT"] = 0.01
     if parallel_rows:
         sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
-        sales.app.config["PDF_PARALLEL_LOAD"] = 1000
     response = sales("GET", f"/api/v1/quotes/{number}.pdf?waterfall=true")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"

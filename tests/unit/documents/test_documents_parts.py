@@ -61,14 +61,7 @@ def test_a_large_waterfall_appendix_moves_the_lines_into_the_first_part():
 
 def test_only_long_documents_are_laid_out_in_parts_and_never_without_isolation():
     limits = RenderLimits(parallel=2, parallel_rows=600)
-    assert limits.parts_for(599, load=0.0) == 1
-    assert limits.parts_for(600, load=0.0) == min(2, os.cpu_count() or 1)
-    assert replace(limits, isolate=False).parts_for(5000, load=0.0) == 1
-    assert replace(limits, parallel=1).parts_for(5000, load=0.0) == 1
-
-
-def test_a_busy_machine_lays_out_a_long_document_in_one_part():
-    cores = os.cpu_count() or 1
-    limits = RenderLimits(parallel=2, parallel_rows=600)
-    assert limits.parts_for(5000, load=cores + 0.5) == 1  # no idle core: parts would only add work
-    assert replace(limits, parallel_load=1000.0).parts_for(5000, load=cores + 0.5) == min(2, cores)
+    assert limits.parts_for(599) == 1
+    assert limits.parts_for(600) == min(2, os.cpu_count() or 1)
+    assert replace(limits, isolate=False).parts_for(5000) == 1
+    assert replace(limits, parallel=1).parts_for(5000) == 1
