@@ -30,6 +30,7 @@ from tests.e2e.test_served_by_gunicorn import free_port
 LINE = {"product": "SRV-2U", "quantity": 2, "options": [{"id": "CPU-32C"}, {"id": "MEM-128"}, {"id": "SSD-960"}, {"id": "PSU-800W"}]}
 OLD_CPU, NEW_CPU = "1560.00", "1620.00"
 SWITCH_SECONDS = 1.0
+LONG_LINES = 4000
 
 
 def sample_files(new_cpu_price: str | None = None) -> dict[str, str]:
@@ -125,7 +126,7 @@ def test_a_published_pricebook_reaches_every_process_while_requests_flow(service
 
     def slow():
         started = time.monotonic()
-        long_request["answer"] = sales("POST", "/api/v1/price", price(1000), timeout=120)
+        long_request["answer"] = sales("POST", "/api/v1/price", price(LONG_LINES), timeout=120)
         long_request["span"] = (started, time.monotonic())
 
     try:
@@ -140,10 +141,11 @@ def test_a_published_pricebook_reaches_every_process_while_requests_flow(service
         switch_at = time.monotonic() + max(0.0, (effective - datetime.now(UTC)).total_seconds())
         time.sleep(max(0.0, switch_at + SWITCH_SECONDS + 2 - time.monotonic()))
 
-        # a long request (1,000 lines) under the new version; a rollback lands while it runs
+        # a long request under the new version; a rollback lands while it runs (it takes ~4 s on an
+        # idle machine: 1,000 lines were done in under a second, before the rollback landed)
         slow_thread = threading.Thread(target=slow)
         slow_thread.start()
-        time.sleep(1.5)
+        time.sleep(0.5)
         rolling = time.monotonic()
         status, _, back = admin("POST", "/api/v1/admin/rulesets/rollback", {"version": old})
         assert status == 201, back
