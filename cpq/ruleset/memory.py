@@ -24,14 +24,21 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def settle() -> None:
-    """One full collection, now: place what a paused block allocated among the old objects.
+# Allocations in a paused block above which the load is "large" (a big pricebook, a linux-sized model)
+LARGE_BLOCK = 500_000
 
-    A Ruleset's ~1.7 million objects are allocated with the collector paused, so they all sit in its
-    youngest generation; left there, the next three collections (young, middle, full) would each walk
-    all of them inside whatever allocates next — compiling the pricing program took 7.5 s of CPU
-    instead of 0.5 s. One collection at the end of the load costs one such walk (~1.3 s of CPU on the
-    shared bench machine), after which young collections no longer see them. (`gc.freeze` would
-    spare even that, but a dropped Ruleset holds reference cycles that frozen objects never free.)
+
+def settle() -> None:
+    """One collection, now: place what a paused block allocated among the old objects.
+
+    A large Ruleset's ~1.7 million objects are allocated with the collector paused, so they all sit in
+    its youngest generation; left there, the next three collections (young, middle, full) would each
+    walk all of them inside whatever allocates next — compiling the pricing program took 7.5 s of CPU
+    instead of 0.5 s. After such a load one full collection costs one such walk (~1.3 s of CPU on the
+    shared bench machine), after which young collections no longer see them. After a small load a
+    collection of the two young generations does the same for what it allocated without walking the
+    whole process (a full collection per load made a long test run, with a large heap, pay ~1 s per
+    load). (`gc.freeze` would spare even that, but a dropped Ruleset holds reference cycles that
+    frozen objects never free.)
     """
-    gc.collect()
+    gc.collect(2 if gc.get_count()[0] > LARGE_BLOCK else 1)
