@@ -53,9 +53,8 @@ def test_valid_domains_agree_with_enumeration(case, data):
     assert result.components == oracle.component_ranges(chosen, excluded, components)
 
 
-@SETTINGS
-@given(case=small_products(), data=st.data())
-def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked_together(case, data):
+def _chunked_domains_agree_with_enumeration(case, data, prepare=lambda model: None):
+    """Domains computed with the unproven values asked together after the first call, against brute force."""
     text, context = case
     ruleset = load_text(text)
     oracle = Oracle(ruleset, "P", context)
@@ -64,6 +63,7 @@ def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked
         return
     expected = oracle.domains_of(chosen, excluded, components)
     model = CompiledProduct(ruleset, ruleset.products["P"])  # no cached solutions: every value needs a call
+    prepare(model)
     choices = choices_of(model, _selection(chosen, excluded, components))
 
     with mock.patch.object(domains, "CHUNK_BELOW", 10**9), model.lock:  # one clause for all after the first call
@@ -74,28 +74,23 @@ def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked
         assert (result.options[option].selectable, result.options[option].removable) == (selectable, removable), option
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@SETTINGS
 @given(case=small_products(), data=st.data())
-def test_valid_domains_stay_right_once_the_activation_literals_are_used_up_and_the_solver_rebuilt(case, data):
-    text, context = case
-    ruleset = load_text(text)
-    oracle = Oracle(ruleset, "P", context)
-    chosen, excluded, components = data.draw(partial_selections(ruleset))
-    if not oracle.extensions(chosen, excluded, components):
-        return
-    expected = oracle.domains_of(chosen, excluded, components)
-    model = CompiledProduct(ruleset, ruleset.products["P"])
+def test_valid_domains_agree_with_enumeration_when_the_unproven_values_are_asked_together(case, data):
+    _chunked_domains_agree_with_enumeration(case, data)
+
+
+def _use_up_the_activation_literals(model):
     first_solver = model.main_solver()
     for _ in range(ACTIVATION_POOL + 1):  # the last one starts the block over, in a new solver
         model.main_solver().add_clause([-model.activation_literal()])
     assert model.main_solver() is not first_solver
-    choices = choices_of(model, _selection(chosen, excluded, components))
 
-    with mock.patch.object(domains, "CHUNK_BELOW", 10**9), model.lock:
-        result = compute_domains(model, assumptions_for(model, choices, context), reasons=False, quantities=False)
 
-    for option, (selectable, removable, _) in expected.items():
-        assert (result.options[option].selectable, result.options[option].removable) == (selectable, removable), option
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=small_products(), data=st.data())
+def test_valid_domains_stay_right_once_the_activation_literals_are_used_up_and_the_solver_rebuilt(case, data):
+    _chunked_domains_agree_with_enumeration(case, data, prepare=_use_up_the_activation_literals)
 
 
 @SETTINGS
