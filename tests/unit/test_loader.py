@@ -397,3 +397,14 @@ def test_a_book_without_rounding_inherits_the_policy_of_the_book_it_extends(writ
     books = ruleset.pricebooks
     assert (books["partner"].rounding_mode, books["partner"].rounding_level) == ("half_even", "total")
     assert (books["promo"].rounding_mode, books["promo"].rounding_level) == ("half_even", "line")
+
+
+def test_a_loaded_ruleset_keeps_no_yaml_nodes_alive(write_files):
+    """Regression: the shared scalar constructor remembered every node it built, for the process's life."""
+    import gc
+
+    import yaml
+
+    _, ruleset = load(write_files, {"rules/servers.yaml": PRODUCT, "pricebooks/list.yaml": BOOK})
+    assert ruleset.options["SSD-1"].quantity.max == 4  # integer scalars go through PyYAML's constructor
+    assert not [o for o in gc.get_objects() if isinstance(o, yaml.Node)]
