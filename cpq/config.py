@@ -37,6 +37,9 @@ def from_environment() -> dict:
         "OUTBOX_BACKOFF_MAX_SECONDS": float(os.environ.get("CPQ_OUTBOX_BACKOFF_MAX_SECONDS", 300)),
         "OUTBOX_LEASE_SECONDS": float(os.environ.get("CPQ_OUTBOX_LEASE_SECONDS", 60)),
         "WORKER_POLL_SECONDS": float(os.environ.get("CPQ_WORKER_POLL_SECONDS", 1)),
+        # rule administration (docs/rule-administration.md): a publication "now" waits at most this
+        # long for every serving process to compile it, then takes effect for all of them at once
+        "RULESET_PUBLISH_WAIT_SECONDS": float(os.environ.get("CPQ_RULESET_PUBLISH_WAIT_SECONDS", 15)),
         # flask-smorest / OpenAPI
         "API_TITLE": "cpq",
         "API_VERSION": "v1",

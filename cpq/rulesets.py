@@ -3,11 +3,17 @@
 Before the first publication the process answers from CPQ_RULES_DIR + CPQ_PRICEBOOKS_DIR (and
 stores those files as a version, so quotes priced with them can be re-priced later). After it, the
 active version is the one recorded in `ruleset_activations`; each process checks it with one small
-`select` at most every POLL_SECONDS, on the request that finds the check due. A version that becomes
-active at a set time is compiled in a background thread up to PREFETCH_SECONDS ahead, so every
-process switches on time; one published for "now" is compiled by the request that finds it active
-(other threads of the process answer from the old version meanwhile), so a process never answers
-from the old version once it has seen the new one.
+`select` every POLL_SECONDS — from a watcher thread, so an idle process keeps up too, and on the
+request that finds the check due. Versions that become active within PREFETCH_SECONDS are
+compiled in a background thread ahead of time, so a process switches without compiling.
+
+Each process reports itself in `ruleset_processes` (the version it serves, the versions it holds
+compiled; a heartbeat every HEARTBEAT_SECONDS). A publication "now" is recorded a little ahead
+(`cpq.admin.service.publish`), every live process compiles it meanwhile, and the publisher brings
+it forward to the moment all of them report it compiled: from then on each process switches within
+one poll. A version found active but not compiled (a process that was not ready) is compiled by the
+check that finds it (other threads answer from the old version meanwhile), so a process never
+answers from the old version once it has seen the new one.
 
 Every request is bound to one Ruleset when it starts (flask.g) and finishes on it, and every
 response says which version answered it in `X-CPQ-Ruleset-Version`.
@@ -15,9 +21,12 @@ response says which version answered it in `X-CPQ-Ruleset-Version`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
+import secrets
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -37,13 +46,14 @@ VERSION_HEADER = "X-CPQ-Ruleset-Version"
 POLL_SECONDS = 0.5
 PREFETCH_SECONDS = 60.0
 COMPILED_KEPT = 4
+HEARTBEAT_SECONDS = 2.0
 
 
 class LiveRuleset:
     """The active Ruleset of this process (or why there is none); a bad set never replaces a good one."""
 
     def __init__(self, paths: list[str], engine: Callable[[], sa.Engine] | None = None,
-                 poll_seconds: float = POLL_SECONDS):
+                 poll_seconds: float = POLL_SECONDS, watch: bool = False):
         self.paths = paths
         self.engine = engine
         self.poll_seconds = poll_seconds
@@ -61,6 +71,15 @@ class LiveRuleset:
         self._check_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self.process = _process_name()
+        self._started_at = datetime.now(UTC)
+        self._reported: tuple | None = None  # what this process last wrote in ruleset_processes
+        self._reported_at = float("-inf")
+        self._report_lock = threading.Lock()
+        self.watching = watch
+        if watch:
+            self._start_watcher()
+            atexit.register(self.forget)
 
     # ------------------------------------------------------------------ files on disk
     def reload(self) -> Ruleset:
@@ -85,12 +104,16 @@ class LiveRuleset:
         with self._lock:
             self._remember(ruleset)
         self._checked_at = float("-inf")  # look at the database on the next request
+        self.report()  # the publisher waits for every process to hold the new version: this one does
 
     def current(self) -> Ruleset | None:
         """The Ruleset a request starting now is answered from (checks the database when due)."""
         if os.getpid() != self._pid:  # forked after start: no threads, no locks held in this process
             self._pid, self._loading, self._compiling = os.getpid(), set(), {}
-            self._check_lock, self._lock = threading.Lock(), threading.Lock()
+            self._check_lock, self._lock, self._report_lock = threading.Lock(), threading.Lock(), threading.Lock()
+            self.process, self._reported, self._reported_at = _process_name(), None, float("-inf")
+            if self.watching:
+                self._start_watcher()
         due = self.engine is not None and time.monotonic() - self._checked_at >= self.poll_seconds
         if due and self._check_lock.acquire(blocking=False):  # another thread is checking: use what is there
             try:
@@ -116,19 +139,68 @@ class LiveRuleset:
         self._wanted = version
         if version is None:
             self._store_files_version()
-            return
-        if self.ruleset is None or self.ruleset.version != version or self.source != "database":
+        elif self.ruleset is None or self.ruleset.version != version or self.source != "database":
             with self._lock:
                 ready = self._compiled.get(version)
             if ready is not None:
                 self._switch(ready)
             else:
-                # Not compiled ahead (published for now): this request compiles it, or waits for the
-                # background thread that is at it, rather than answer from a version no longer active.
+                # Not compiled ahead (this process was not ready when it took effect): this check
+                # compiles it, or waits for the background thread that is at it, rather than answer
+                # from a version no longer active.
                 self._compile(version)
         for upcoming in soon:
             if upcoming not in self._compiled:
                 self._compile_in_background(upcoming)
+        self.report()
+
+    # ------------------------------------------------------------------ what this process holds
+    def report(self) -> None:
+        """Write this process's row when what it holds changed, or as a heartbeat when one is due."""
+        if self.engine is None:
+            return
+        with self._report_lock:
+            with self._lock:
+                state = (self.ruleset.version if self.ruleset else None, tuple(self._compiled))
+            if state == self._reported and time.monotonic() - self._reported_at < HEARTBEAT_SECONDS:
+                return
+            from cpq.store import rulesets as repo
+
+            try:
+                with self.engine().begin() as conn:
+                    repo.report_process(conn, self.process, serving=state[0], compiled=list(state[1]),
+                                        started_at=self._started_at, now=datetime.now(UTC))
+            except sa.exc.SQLAlchemyError as exc:  # not migrated yet, or the database is away
+                log.debug("process %s not reported: %s", self.process, exc)
+                return
+            self._reported, self._reported_at = state, time.monotonic()
+
+    def stop(self) -> None:
+        """Stop watching and leave ruleset_processes (an app shut down inside a living process)."""
+        self.watching = False
+        self.forget()
+
+    def forget(self) -> None:
+        """At exit: take this process out of ruleset_processes, so no publication waits for it."""
+        if self.engine is None or self._reported is None or os.getpid() != self._pid:
+            return
+        from cpq.store import rulesets as repo
+
+        # at interpreter shutdown: best effort, the row goes stale anyway
+        with contextlib.suppress(Exception), self.engine().begin() as conn:
+            repo.forget_process(conn, self.process)
+
+    def _start_watcher(self) -> None:
+        """Check the database every poll even while no request comes (an idle worker keeps up)."""
+        def watch(pid: int) -> None:
+            while os.getpid() == pid and self.watching:
+                time.sleep(max(self.poll_seconds, 0.05))
+                try:
+                    self.current()
+                except Exception:  # never let the watcher die: log and keep polling
+                    log.exception("ruleset check failed")
+
+        threading.Thread(target=watch, args=(os.getpid(),), name="cpq-ruleset-watch", daemon=True).start()
 
     def _switch(self, ruleset: Ruleset) -> None:
         with self._lock:
@@ -181,6 +253,7 @@ class LiveRuleset:
             self._loading.discard(version)
         if self._wanted == version:
             self._switch(ruleset)
+        self.report()
 
     def _compile_in_background(self, version: str) -> None:
         with self._lock:
@@ -204,10 +277,16 @@ class LiveRuleset:
             log.debug("files version not stored: %s", exc)
 
 
+def _process_name() -> str:
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def init_rulesets(app: Flask) -> None:
+    # Serving processes watch the database from a thread; test apps check on requests only.
+    watch = app.config.get("RULESET_WATCH", not app.testing)
     live = LiveRuleset([app.config["RULES_DIR"], app.config["PRICEBOOKS_DIR"]],
                        engine=lambda: app.extensions["cpq.engine"],
-                       poll_seconds=float(app.config.get("RULESET_POLL_SECONDS", POLL_SECONDS)))
+                       poll_seconds=float(app.config.get("RULESET_POLL_SECONDS", POLL_SECONDS)), watch=bool(watch))
     # The service still starts with broken files: /health reports it, the API answers 503 with the errors.
     with contextlib.suppress(RulesetInvalid, FileNotFoundError):
         live.reload()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -96,12 +96,20 @@ def _fail(exc: CPQError, as_json: bool) -> None:
     sys.exit(1)
 
 
+def _wait_seconds() -> float:
+    return config.from_environment()["RULESET_PUBLISH_WAIT_SECONDS"]
+
+
 def _activate(action, as_json: bool):
-    """Run a publication or rollback in one transaction; print it as JSON (then None) or return it."""
+    """Run a publication or rollback in one transaction, then bring one "now" forward once the
+    serving processes hold it compiled; print it as JSON (then None) or return it."""
+    from cpq.admin import service
+
     engine = _engine()
     try:
         with engine.begin() as conn:
             done = action(conn, _ruleset_of(engine))
+        done = service.activate_when_ready(engine, done)
     except CPQError as exc:
         _fail(exc, as_json)
     finally:
@@ -143,13 +151,14 @@ def register(main: click.Group) -> None:
         files, effective_at = _files(sources), _when(at)
         done = _activate(lambda conn, ruleset_of: service.publish(
             conn, files, actor=_actor(), user_id=None, now=datetime.now(UTC), ruleset_of=ruleset_of,
-            effective_at=effective_at, note=note), as_json)
+            effective_at=effective_at, note=note, wait_seconds=_wait_seconds()), as_json)
         if done is None:
             return
         for line in done.diff.lines():
             click.echo(line)
         when = done.activation.effective_at.isoformat()
         click.echo(f"published {done.ruleset.summary_line()}; active from {when}; tests {done.tests.summary_line()}")
+        _say_processes(done)
 
     @rules.command()
     @click.argument("version")
@@ -160,10 +169,11 @@ def register(main: click.Group) -> None:
         from cpq.admin import service
 
         done = _activate(lambda conn, ruleset_of: service.rollback(
-            conn, version, actor=_actor(), user_id=None, now=datetime.now(UTC), ruleset_of=ruleset_of, note=note),
-            as_json)
+            conn, version, actor=_actor(), user_id=None, now=datetime.now(UTC), ruleset_of=ruleset_of, note=note,
+            wait_seconds=_wait_seconds()), as_json)
         if done is not None:
-            click.echo(f"rolled back to {done.ruleset.summary_line()}")
+            click.echo(f"rolled back to {done.ruleset.summary_line()}; active from {done.activation.effective_at.isoformat()}")
+            _say_processes(done)
 
     @rules.command(name="test")
     @click.argument("sources", nargs=-1, type=click.Path())
@@ -238,7 +248,8 @@ def register(main: click.Group) -> None:
     @rules.command()
     @click.option("--json", "as_json", is_flag=True)
     def status(as_json) -> None:
-        """The active version and the publications still to take effect."""
+        """The active version, the publications still to take effect, and what each serving process holds."""
+        from cpq.admin import service
         from cpq.store import rulesets as repo
 
         engine = _engine()
@@ -246,8 +257,10 @@ def register(main: click.Group) -> None:
         with engine.connect() as conn:
             active = repo.active(conn, now)
             pending = repo.upcoming(conn, now, datetime.max.replace(tzinfo=UTC))
+            processes = repo.live_processes(conn, now - timedelta(seconds=service.LIVE_SECONDS))
         engine.dispose()
-        body = {"active": active.as_dict() if active else None, "scheduled": [a.as_dict() for a in pending]}
+        body = {"active": active.as_dict() if active else None, "scheduled": [a.as_dict() for a in pending],
+                "processes": [p.as_dict() for p in processes]}
         if as_json:
             click.echo(json.dumps(body, indent=2, default=str))
             return
@@ -255,6 +268,9 @@ def register(main: click.Group) -> None:
                    if active else "active: none published; the service answers from the rule files")
         for a in pending:
             click.echo(f"scheduled: {a.version} at {a.effective_at.isoformat()} (by {a.actor})")
+        for p in processes:
+            held = ", ".join(v[:12] for v in p.compiled) or "nothing"
+            click.echo(f"process {p.process}: serving {(p.serving or '-')[:12]}, holds {held}; seen {p.seen_at.isoformat()}")
 
     @rules.command()
     @click.option("--limit", default=20, show_default=True)
@@ -270,6 +286,14 @@ def register(main: click.Group) -> None:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(a.summary.items()) if k not in ("old_version", "new_version"))
             click.echo(f"{a.created_at.isoformat()} {a.action} {a.version[:12]} by {a.actor}, effective "
                        f"{a.effective_at.isoformat()} (was {(a.previous_version or '-')[:12]}): {counts or 'no change'}")
+
+
+def _say_processes(done) -> None:
+    p = done.processes
+    if not p:
+        return
+    late = f"; not ready (compile on their next check): {', '.join(p['not_ready'])}" if p["not_ready"] else ""
+    click.echo(f"{p['ready']} of {p['live']} serving process(es) held it compiled after {p['waited_seconds']:.1f} s{late}")
 
 
 def _diff_text(diff: dict) -> str:

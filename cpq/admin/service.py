@@ -4,13 +4,19 @@ Publishing checks the files (every loader error, the static-analysis errors and 
 before anything is written; then the version's files and its activation are stored in one
 transaction, so a rejected set changes nothing and an accepted one is active for every process at
 its `effective_at`. Each activation row carries the diff summary against the version it replaces.
+
+A publication or rollback "now" is recorded up to `wait_seconds` ahead; every serving process
+compiles it meanwhile (cpq/rulesets.py) and `activate_when_ready` brings it forward to the moment
+all live processes report it compiled, so none of them spends the first second after the
+switch compiling. A process that is not ready by then compiles it when it finds it active.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -28,6 +34,8 @@ from cpq.store import rulesets as repo
 from cpq.store.tables import quotes as quotes_table
 
 RulesetOf = Callable[[str], Ruleset]  # a stored version → its Ruleset (compiled once per process)
+WAIT_SECONDS = 15.0  # a publication "now" waits at most this long for the processes to compile it
+LIVE_SECONDS = 10.0  # a process that has not reported for this long is not waited for
 
 
 class PublicationRejected(CPQError):
@@ -45,10 +53,13 @@ class Publication:
     diff: RulesetDiff
     tests: TestReport
     stored: bool  # False when the same files were published before
+    pending: bool = False  # "now": recorded ahead, to be brought forward by activate_when_ready
+    processes: dict = field(default_factory=dict)  # who was ready when it was activated
 
     def as_dict(self) -> dict:
         return {**self.activation.as_dict(), "diff": self.diff.as_dict(), "tests": self.tests.as_dict(),
-                "newly_stored": self.stored, "summary_line": self.ruleset.summary_line()}
+                "newly_stored": self.stored, "summary_line": self.ruleset.summary_line(),
+                "processes": self.processes}
 
 
 def check_candidate(files: RuleFiles, today: date, *, refuse_failing_tests: bool = True) -> tuple[Ruleset, TestReport]:
@@ -80,8 +91,8 @@ def active_ruleset(conn: sa.Connection, now: datetime, ruleset_of: RulesetOf) ->
 
 def publish(conn: sa.Connection, files: RuleFiles, *, actor: str, user_id: int | None, now: datetime,
             ruleset_of: RulesetOf, current: Ruleset | None = None, effective_at: datetime | None = None,
-            note: str | None = None) -> Publication:
-    """Check, store and activate `files` (from `effective_at`, default now).
+            note: str | None = None, wait_seconds: float = WAIT_SECONDS) -> Publication:
+    """Check, store and activate `files` (from `effective_at`; default now, see `activate_when_ready`).
 
     `current` is what the caller answers from before any publication (the files on disk), so the
     first publication's diff is against it.
@@ -94,23 +105,51 @@ def publish(conn: sa.Connection, files: RuleFiles, *, actor: str, user_id: int |
     diff = diff_rulesets(previous, ruleset)
     stored = repo.save_version(conn, files, ruleset, now)
     activation = repo.record_activation(
-        conn, version=ruleset.version, action="publish", effective_at=effective_at or now, actor=actor,
-        user_id=user_id, previous_version=previous.version if previous else None, summary=diff.summary(),
-        note=note, now=now)
-    return Publication(activation, ruleset, diff, report, stored)
+        conn, version=ruleset.version, action="publish", effective_at=effective_at or now + timedelta(seconds=wait_seconds),
+        actor=actor, user_id=user_id, previous_version=previous.version if previous else None,
+        summary=diff.summary(), note=note, now=now)
+    return Publication(activation, ruleset, diff, report, stored, pending=effective_at is None)
 
 
 def rollback(conn: sa.Connection, version: str, *, actor: str, user_id: int | None, now: datetime,
-             ruleset_of: RulesetOf, current: Ruleset | None = None, note: str | None = None) -> Publication:
+             ruleset_of: RulesetOf, current: Ruleset | None = None, note: str | None = None,
+             wait_seconds: float = WAIT_SECONDS) -> Publication:
     """Make an earlier stored version active again, now (its files are loaded to prove they still load)."""
     full = repo.resolve(conn, version)
     target = ruleset_of(full)
     previous = active_ruleset(conn, now, ruleset_of) or current
     diff = diff_rulesets(previous, target)
     activation = repo.record_activation(
-        conn, version=full, action="rollback", effective_at=now, actor=actor, user_id=user_id,
-        previous_version=previous.version if previous else None, summary=diff.summary(), note=note, now=now)
-    return Publication(activation, target, diff, TestReport(), False)
+        conn, version=full, action="rollback", effective_at=now + timedelta(seconds=wait_seconds), actor=actor,
+        user_id=user_id, previous_version=previous.version if previous else None, summary=diff.summary(),
+        note=note, now=now)
+    return Publication(activation, target, diff, TestReport(), False, pending=True)
+
+
+def activate_when_ready(engine: sa.Engine, done: Publication, *, poll_seconds: float = 0.05) -> Publication:
+    """Bring a publication "now" forward to the moment every live process holds its version compiled.
+
+    Called after the publication's transaction committed (the processes see it as upcoming and
+    compile it). Returns at once for a publication with its own effective_at; waits at most until
+    the recorded effective_at otherwise, which is when the version takes effect anyway.
+    """
+    if not done.pending:
+        return done
+    version, started = done.activation.version, time.monotonic()
+    while True:
+        now = datetime.now(UTC)
+        with engine.connect() as conn:
+            live = repo.live_processes(conn, now - timedelta(seconds=LIVE_SECONDS))
+        waiting = [p.process for p in live if version not in p.compiled]
+        if not waiting or now >= done.activation.effective_at:
+            break
+        time.sleep(poll_seconds)
+    with engine.begin() as conn:
+        activation = repo.advance(conn, done.activation.id, datetime.now(UTC))
+        repo.forget_processes_seen_before(conn, now - timedelta(days=1))
+    processes = {"live": len(live), "ready": len(live) - len(waiting), "not_ready": waiting,
+                 "waited_seconds": round(time.monotonic() - started, 3)}
+    return replace(done, activation=activation, pending=False, processes=processes)
 
 
 def preview(conn: sa.Connection, files: RuleFiles, *, against: Ruleset, today: date,

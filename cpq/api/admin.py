@@ -7,8 +7,9 @@ same files give the same version as `cpq rules publish` on a checkout. Role pric
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
@@ -94,6 +95,9 @@ class PublicationSchema(ActivationSchema):
     tests = fields.Dict(metadata={"description": "the rule test cases run before publishing"})
     newly_stored = fields.Boolean()
     summary_line = fields.String()
+    processes = fields.Dict(metadata={"description": "for a publication or rollback now: the serving processes "
+                                                     "live, ready (holding the version compiled) when it took "
+                                                     "effect, not_ready, and waited_seconds"})
 
 
 class PreviewResultSchema(Schema):
@@ -111,9 +115,18 @@ class VersionSchema(Schema):
     summary = fields.Dict()
 
 
+class ProcessSchema(Schema):
+    process = fields.String(metadata={"description": "host:pid:token"})
+    serving = fields.String(allow_none=True, metadata={"description": "the version it answers from"})
+    compiled = fields.List(fields.String(), metadata={"description": "versions it holds compiled"})
+    started_at = fields.DateTime()
+    seen_at = fields.DateTime()
+
+
 class RulesetsSchema(Schema):
     active = fields.Nested(ActivationSchema, allow_none=True)
     serving = fields.String(allow_none=True, metadata={"description": "the version this process answers from"})
+    processes = fields.List(fields.Nested(ProcessSchema), metadata={"description": "serving processes seen lately"})
     scheduled = fields.List(fields.Nested(ActivationSchema))
     versions = fields.List(fields.Nested(VersionSchema))
 
@@ -135,6 +148,7 @@ class Rulesets(MethodView):
             return {"active": current.as_dict() if current else None,
                     "serving": live_ruleset().ruleset.version if live_ruleset().ruleset else None,
                     "scheduled": [a.as_dict() for a in repo.upcoming(conn, now, datetime.max.replace(tzinfo=UTC))],
+                    "processes": [p.as_dict() for p in repo.live_processes(conn, now - timedelta(seconds=service.LIVE_SECONDS))],
                     "versions": repo.stored_versions(conn)}
 
     @blp.doc(security=[BEARER])
@@ -144,6 +158,8 @@ class Rulesets(MethodView):
         """Publish a rule set: checked (errors, static analysis, test cases), stored, active from effective_at.
 
         A set with errors or failing test cases is a 422 listing every problem; nothing changes.
+        Without effective_at the answer comes once the set is active: when every serving process
+        holds it compiled (at most RULESET_PUBLISH_WAIT_SECONDS); `processes` says who was ready.
         """
         user = require_role(*ADMINS)
         files = from_mapping(data["files"])
@@ -151,9 +167,10 @@ class Rulesets(MethodView):
         with engine().begin() as conn:
             done = service.publish(conn, files, actor=user.email, user_id=user.id, now=datetime.now(UTC),
                                    ruleset_of=live.compiled, current=live.ruleset,
-                                   effective_at=data.get("effective_at"), note=data.get("note"))
+                                   effective_at=data.get("effective_at"), note=data.get("note"),
+                                   wait_seconds=current_app.config["RULESET_PUBLISH_WAIT_SECONDS"])
         live.install(done.ruleset)
-        return done.as_dict()
+        return service.activate_when_ready(engine(), done).as_dict()
 
 
 @blp.route("/rulesets:preview")
@@ -177,14 +194,15 @@ class RulesetRollback(MethodView):
     @blp.arguments(RollbackSchema)
     @blp.response(201, PublicationSchema)
     def post(self, data):
-        """Make an earlier stored version active again, now."""
+        """Make an earlier stored version active again, now (once every serving process holds it compiled)."""
         user = require_role(*ADMINS)
         live = live_ruleset()
         with engine().begin() as conn:
             done = service.rollback(conn, data["version"], actor=user.email, user_id=user.id, now=datetime.now(UTC),
-                                    ruleset_of=live.compiled, current=live.ruleset, note=data.get("note"))
+                                    ruleset_of=live.compiled, current=live.ruleset, note=data.get("note"),
+                                    wait_seconds=current_app.config["RULESET_PUBLISH_WAIT_SECONDS"])
         live.install(done.ruleset)
-        return done.as_dict()
+        return service.activate_when_ready(engine(), done).as_dict()
 
 
 @blp.route("/audit")

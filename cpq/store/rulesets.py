@@ -19,6 +19,7 @@ from cpq.ruleset.model import Ruleset
 from cpq.store.tables import (
     ruleset_activations,
     ruleset_blobs,
+    ruleset_processes,
     ruleset_version_files,
     ruleset_versions,
 )
@@ -162,6 +163,56 @@ def record_activation(conn: sa.Connection, *, version: str, action: str, effecti
     row = conn.execute(sa.select(ruleset_activations).where(
         ruleset_activations.c.id == result.inserted_primary_key[0])).one()
     return _activation(row)
+
+
+def advance(conn: sa.Connection, activation_id: int, now: datetime) -> Activation:
+    """Bring a pending activation forward to `now` (no change when it is already in force)."""
+    conn.execute(ruleset_activations.update().where(ruleset_activations.c.id == activation_id,
+                                                    ruleset_activations.c.effective_at > now).values(effective_at=now))
+    return _activation(conn.execute(sa.select(ruleset_activations).where(ruleset_activations.c.id == activation_id)).one())
+
+
+@dataclass(frozen=True)
+class Process:
+    """A serving process as it last reported itself: the version it answers from, the ones it holds."""
+
+    process: str
+    serving: str | None
+    compiled: tuple[str, ...]
+    started_at: datetime
+    seen_at: datetime
+
+    def as_dict(self) -> dict:
+        return {"process": self.process, "serving": self.serving, "compiled": list(self.compiled),
+                "started_at": self.started_at, "seen_at": self.seen_at}
+
+
+def report_process(conn: sa.Connection, process: str, *, serving: str | None, compiled: list[str],
+                   started_at: datetime, now: datetime) -> None:
+    """Upsert this process's row (its heartbeat)."""
+    values = {"serving": serving, "compiled": " ".join(compiled), "seen_at": now}
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(ruleset_processes).values(process=process, started_at=started_at, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=[ruleset_processes.c.process], set_=values))
+
+
+def forget_process(conn: sa.Connection, process: str) -> None:
+    conn.execute(ruleset_processes.delete().where(ruleset_processes.c.process == process))
+
+
+def live_processes(conn: sa.Connection, seen_since: datetime) -> list[Process]:
+    """The processes that reported since `seen_since`, oldest first."""
+    rows = conn.execute(sa.select(ruleset_processes).where(ruleset_processes.c.seen_at >= seen_since)
+                        .order_by(ruleset_processes.c.started_at, ruleset_processes.c.process)).all()
+    return [Process(r.process, r.serving, tuple(r.compiled.split()), utc(r.started_at), utc(r.seen_at)) for r in rows]
+
+
+def forget_processes_seen_before(conn: sa.Connection, before: datetime) -> int:
+    """Drop the rows of processes gone quiet long ago (killed without a goodbye)."""
+    return conn.execute(ruleset_processes.delete().where(ruleset_processes.c.seen_at < before)).rowcount
 
 
 def audit(conn: sa.Connection, *, limit: int = 50, before_id: int | None = None) -> list[Activation]:

@@ -263,3 +263,15 @@ ruleset_activations = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_ruleset_activations_effective", "effective_at", "id"),
 )
+
+# Every serving process says here which version it answers from and which it holds compiled, so a
+# publication "now" is made active once every live process is ready for it (docs/rule-administration.md).
+ruleset_processes = sa.Table(
+    "ruleset_processes",
+    metadata,
+    sa.Column("process", sa.String(120), primary_key=True),  # host:pid:token
+    sa.Column("serving", sa.String(64), nullable=True),
+    sa.Column("compiled", sa.Text, nullable=False),  # versions held compiled, space-separated
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -73,13 +73,18 @@ def test_every_response_names_the_ruleset_version_it_was_answered_from(admin):
 
 
 def test_publishing_a_changed_pricebook_makes_it_active_for_this_and_other_processes(admin):
+    # another app on the same database, watching it from a thread as a gunicorn worker does
     other = create_app({"TESTING": True, "RULES_DIR": SAMPLE_PATHS[0], "PRICEBOOKS_DIR": SAMPLE_PATHS[1],
-                        "DATABASE_URL": admin.app.config["DATABASE_URL"], "RULESET_POLL_SECONDS": 0})
+                        "DATABASE_URL": admin.app.config["DATABASE_URL"], "RULESET_POLL_SECONDS": 0.05,
+                        "RULESET_WATCH": True})
     before = other.test_client().get("/api/v1/catalog").headers["X-CPQ-Ruleset-Version"]
     published = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP), "note": "CPU-32C up"})
     assert published.status_code == 201, published.json
     new = published.json["version"]
     assert new != before and published.json["previous_version"] == before
+    # it took effect once both processes held it compiled, not at the end of the wait
+    assert published.json["processes"]["live"] == published.json["processes"]["ready"] == 2
+    assert published.json["processes"]["waited_seconds"] < admin.app.config["RULESET_PUBLISH_WAIT_SECONDS"]
     assert published.json["diff"]["prices"] == [{"book": "list-eur", "sku": "CPU-32C", "old": "1560.00", "new": "1620.00"}]
     assert published.json["tests"]["failed"] == 0 and published.json["tests"]["passed"] >= 10
     assert active_version(admin.app) == new
@@ -91,7 +96,43 @@ def test_publishing_a_changed_pricebook_makes_it_active_for_this_and_other_proce
     assert answered.headers["X-CPQ-Ruleset-Version"] == new == answered.json["ruleset_version"]
     cpu = next(i for i in answered.json["lines"][0]["items"] if i["sku"] == "CPU-32C")
     assert cpu["net"] == "3240.00"  # 2 × 1620.00
+    other.extensions["cpq.ruleset"].stop()
     other.extensions["cpq.engine"].dispose()
+
+
+def test_a_publication_now_waits_for_a_process_that_is_not_ready_only_as_long_as_allowed(admin):
+    # a process that reported itself but does not compile (stuck, or a test app without a watcher)
+    admin.app.config["RULESET_PUBLISH_WAIT_SECONDS"] = 1.0
+    stuck = create_app({"TESTING": True, "RULES_DIR": SAMPLE_PATHS[0], "PRICEBOOKS_DIR": SAMPLE_PATHS[1],
+                        "DATABASE_URL": admin.app.config["DATABASE_URL"], "RULESET_POLL_SECONDS": 0})
+    stuck.test_client().get("/health")
+    name = stuck.extensions["cpq.ruleset"].process
+    started = time.monotonic()
+    published = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP)})
+    waited = time.monotonic() - started
+    assert published.status_code == 201, published.json
+    assert published.json["processes"]["not_ready"] == [name] and published.json["processes"]["ready"] == 1
+    assert waited >= 1.0 and active_version(admin.app) == published.json["version"]
+    # and the stuck process, asked again, compiles the active version rather than answer from the old one
+    assert stuck.test_client().get("/health").headers["X-CPQ-Ruleset-Version"] == published.json["version"]
+    stuck.extensions["cpq.ruleset"].stop()
+    stuck.extensions["cpq.engine"].dispose()
+
+
+def test_a_process_gone_quiet_is_not_waited_for_and_status_lists_the_live_ones(admin):
+    admin.app.config["RULESET_PUBLISH_WAIT_SECONDS"] = 30.0
+    engine = make_engine(admin.app.config["DATABASE_URL"])
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with engine.begin() as conn:  # killed without a goodbye five minutes ago
+        repo.report_process(conn, "gone:1:dead", serving=None, compiled=[], started_at=long_ago, now=long_ago)
+    started = time.monotonic()
+    published = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP)})
+    assert published.status_code == 201, published.json
+    assert time.monotonic() - started < 30 and published.json["processes"]["not_ready"] == []
+    listed = admin("GET", "/api/v1/admin/rulesets").json["processes"]
+    assert [p["serving"] for p in listed] == [published.json["version"]]  # this process, on the new version
+    assert "gone:1:dead" not in [p["process"] for p in listed]
+    engine.dispose()
 
 
 def test_a_publication_may_carry_csv_price_tables_and_other_processes_load_them_from_the_database(admin):
