@@ -62,15 +62,19 @@ def _activation(row) -> Activation:
                       summary=json.loads(row.summary), created_at=utc(row.created_at))
 
 
-def _insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
-    """Insert rows whose primary key is not there yet (another process may store the same version)."""
-    if not rows:
-        return
+def _upsert(conn: sa.Connection, table: sa.Table):
+    """An INSERT of the connection's dialect, which has ON CONFLICT (PostgreSQL and SQLite)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+    return insert(table)
+
+
+def _insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert rows whose primary key is not there yet (another process may store the same version)."""
+    if rows:
+        conn.execute(_upsert(conn, table).on_conflict_do_nothing(), rows)
 
 
 def is_stored(conn: sa.Connection, version: str) -> bool:
@@ -191,11 +195,7 @@ def report_process(conn: sa.Connection, process: str, *, serving: str | None, co
                    started_at: datetime, now: datetime) -> None:
     """Upsert this process's row (its heartbeat)."""
     values = {"serving": serving, "compiled": " ".join(compiled), "seen_at": now}
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(ruleset_processes).values(process=process, started_at=started_at, **values)
+    statement = _upsert(conn, ruleset_processes).values(process=process, started_at=started_at, **values)
     conn.execute(statement.on_conflict_do_update(index_elements=[ruleset_processes.c.process], set_=values))
 
 
