@@ -249,7 +249,11 @@ def price_quote(ruleset: Ruleset, request: QuoteRequest, context: PricingContext
     """Price a quote request against a Ruleset (pure: no I/O, no clock; the date is in `context`)."""
     program = pricing_program(ruleset)
     with localcontext(EXACT), collector_paused():  # a large quote allocates ~100,000 objects
-        return _Pricer(program, request, context).run()
+        pricer = _Pricer(program, request, context)
+        try:
+            return pricer.run()
+        finally:
+            pricer.release()
 
 
 class _Pricer:
@@ -323,6 +327,18 @@ class _Pricer:
             pricebook_reason=self.chain.reason, rounding_mode=self.mode, rounding_level=self.level,
             term_months=self.term_months, lines=self.lines, totals=totals, approvals=approvals,
         )
+
+    def release(self) -> None:
+        """Break the item ↔ environment ↔ pricer and item ↔ bundle cycles once the quote is priced.
+
+        Left in place they made every priced quote cyclic garbage: nothing of it was freed when the
+        caller dropped it, and the next middle-generation collection walked ten quotes' worth of
+        items (0.4–0.9 s of CPU in the bench, inside whichever quote met it).
+        """
+        for item in getattr(self, "items", ()):
+            item.env = None
+            item.bundle = None
+        self.quote_env = None
 
     # ------------------------------------------------------------------ lines → items
     def _expand(self, line: QuoteLine) -> PricedLine:

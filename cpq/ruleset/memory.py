@@ -24,26 +24,36 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-# Allocations in a paused block above which the load is "large" (a big pricebook, a linux-sized model)
-LARGE_BLOCK = 500_000
+# Bytes of rule files from which a load is "large" (a big pricebook, a linux-sized model): its
+# objects are frozen instead of collected (see `settle`).
+LARGE_INPUT = 1 << 20
 
 
-def settle() -> None:
-    """One collection, now: place what a paused block allocated among the old objects.
+def before_large_load() -> None:
+    """Collect once before a large load, so that what `settle` freezes after it is the load's own."""
+    gc.collect()
 
-    A large Ruleset's ~1.7 million objects are allocated with the collector paused, so they all sit in
-    its youngest generation; left there, the next three collections (young, middle, full) would each
-    walk all of them inside whatever allocates next — compiling the pricing program took 7.5 s of CPU
-    instead of 0.5 s. After such a load one full collection costs one such walk (~1.3 s of CPU on the
-    shared bench machine), after which young collections no longer see them. After a small load a
-    collection of the two young generations does the same for what it allocated without walking the
-    whole process (a full collection per load made a long test run, with a large heap, pay ~1 s per
-    load). (`gc.freeze` would spare even that, but a dropped Ruleset holds reference cycles that
-    frozen objects never free.)
 
-    Call it while the collector is still paused: once it is on again, the first allocation starts an
-    automatic young collection (the count is far past its threshold) that resets the count, so a
-    large load read as a small one, got only the young collection, and the full walk came later,
-    inside the pricing compile (0.5 → 2.0 s of CPU for the 20,000-rule bench catalog).
+def settle(large: bool) -> None:
+    """Place what a paused load allocated among the long-lived objects. Call it still paused.
+
+    A large Ruleset's ~550,000 objects are allocated with the collector paused, so they all sit in
+    its youngest generation; left there, the next collections would each walk all of them inside
+    whatever allocates next (the pricing compile took 7.5 s of CPU instead of 0.5 s). A full
+    collection places them (0.8 s of CPU for the 20,000-rule bench catalog), but every later full
+    collection of the process walks them again: 0.6–0.9 s inside some quote every few dozen
+    quotes. After a large load they are frozen instead (`gc.freeze`, no walk now or later): a
+    Ruleset holds no reference cycles (dropping one frees all of it by reference counting; a
+    collection afterwards finds nothing), so a frozen Ruleset that is dropped is still freed, and
+    the collection in `before_large_load` leaves no older garbage cycles to be frozen with it.
+    After a small load, a collection of the two young generations places what it allocated without
+    walking the whole process (a full collection per load made a long test run pay ~1 s per load).
+
+    While still paused: once the collector is on again, its first automatic young collection resets
+    the count and moves the load's objects on, and a young collection was all that a large load got
+    (since fd585ae: the full walk then landed in the pricing compile, 0.5 → 2.0 s of CPU).
     """
-    gc.collect(2 if gc.get_count()[0] > LARGE_BLOCK else 1)
+    if large:
+        gc.freeze()
+    else:
+        gc.collect(1)

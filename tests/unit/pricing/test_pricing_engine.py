@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import gc
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,23 @@ def test_the_waterfall_of_every_item_starts_at_list_and_ends_at_its_net(ruleset)
         for a, b in zip(item.steps, item.steps[1:], strict=False):
             assert b.before == a.after
         assert item.steps[-1].after == item.net
+
+
+def test_a_priced_quote_is_freed_as_soon_as_it_is_dropped(ruleset):
+    """Regression: items, their condition environments and the pricer referred to each other, so every
+    priced quote stayed behind as cyclic garbage until a collection of the older generations found it."""
+    request, context = parse_quote({"currency": "USD", "date": "2026-03-01", "lines": [
+        {"product": "BOX", "quantity": 3, "options": [{"id": "STACK-A"}, {"id": "SUPPORT"}]}]}, TODAY)
+    price_quote(ruleset, request, context)  # compiles the pricing program once
+    gc.collect()  # (parsing the request leaves marshmallow's schema cycles)
+    gc.disable()
+    try:
+        quote = price_quote(ruleset, request, context)
+        assert quote.lines[0].items
+        del quote
+        assert gc.collect() == 0  # nothing left for the cyclic collector: reference counting freed it all
+    finally:
+        gc.enable()
 
 
 def test_the_text_table_shows_each_step_and_the_totals(ruleset):
