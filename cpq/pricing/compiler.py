@@ -140,18 +140,46 @@ def _compile(e: sympy.Basic, registry: SubtotalRegistry) -> Fn:
         return piecewise
     if isinstance(e, sympy.And):
         parts = [_compile(a, registry) for a in e.args]
+        if len(parts) == 2:  # the common "a and b": no generator per evaluation
+            first, second = parts
+            return lambda env: bool(first(env) and second(env))
         return lambda env: all(p(env) for p in parts)
     if isinstance(e, sympy.Or):
         parts = [_compile(a, registry) for a in e.args]
+        if len(parts) == 2:
+            first, second = parts
+            return lambda env: bool(first(env) or second(env))
         return lambda env: any(p(env) for p in parts)
     if isinstance(e, sympy.Not):
         inner = _compile(e.args[0], registry)
         return lambda env: not inner(env)
     relation = _RELATIONS.get(type(e))
     if relation is not None:
-        left, right = _compile(e.args[0], registry), _compile(e.args[1], registry)
-        return lambda env: relation(left(env), right(env))
+        return _relation(relation, e.args[0], e.args[1], registry)
     raise UnsupportedExpression(f"cannot compile {type(e).__name__}: {e}")
+
+
+def _leaf(e: sympy.Basic) -> tuple[str, object] | None:
+    """("name", field) or ("value", constant) for a symbol or constant, as _compile reads them; else None."""
+    if isinstance(e, BooleanTrue | BooleanFalse | sympy.Rational):
+        return "value", _compile(e, None)(None)  # constants need no registry
+    if isinstance(e, sympy.Symbol):
+        return ("value", e.name[1:-1]) if e.name.startswith("'") else ("name", e.name)
+    return None
+
+
+def _relation(relation, lhs: sympy.Basic, rhs: sympy.Basic, registry: SubtotalRegistry) -> Fn:
+    """A comparison; a field against a constant (`line.quantity >= 5`, the usual condition) is one call."""
+    left, right = _leaf(lhs), _leaf(rhs)
+    if left is not None and right is not None and "name" in (left[0], right[0]):
+        (left_kind, a), (right_kind, b) = left, right
+        if left_kind == "name" and right_kind == "value":
+            return lambda env: relation(env[a], b)
+        if left_kind == "value":
+            return lambda env: relation(a, env[b])
+        return lambda env: relation(env[a], env[b])
+    left_fn, right_fn = _compile(lhs, registry), _compile(rhs, registry)
+    return lambda env: relation(left_fn(env), right_fn(env))
 
 
 _RELATIONS = {

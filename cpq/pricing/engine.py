@@ -19,6 +19,7 @@ All amounts are exact Decimal (an inexact operation raises) until `round_amount`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +30,7 @@ from typing import NamedTuple
 from cpq.catalog import Product
 from cpq.pricing.books import Pricebook, PriceEntry
 from cpq.pricing.errors import FormulaError, InvalidQuote, PriceNotFound, UnknownSku
-from cpq.pricing.money import EXACT, carry, minor_units, round_amount, to_decimal
+from cpq.pricing.money import EXACT, carry, minor_units, rounder, to_decimal
 from cpq.pricing.program import (
     Candidates,
     ChainIndex,
@@ -65,6 +66,10 @@ class PriceStep(NamedTuple):
     note: str = ""
 
 
+# PriceStep(*fields), all in C: the NamedTuple constructor is a Python function (~10,000 steps per quote)
+_new_step = functools.partial(tuple.__new__, PriceStep)
+
+
 @dataclass(slots=True)
 class PricedItem:
     """A priced SKU of a bundle line: the product itself, a selected option or a component."""
@@ -89,7 +94,7 @@ class PricedItem:
     cost: Decimal | None = None
     steps: list[PriceStep] = field(default_factory=list)
     env: _LineEnv | None = None
-    periods: Fraction = Fraction(1)
+    periods: Fraction | int = 1  # charge periods over the term; 1 (an int: compared per item) for one-time
     bundle: list[PricedItem] | None = None  # the items a formula's subtotal() sums (its own bundle)
 
     @property
@@ -269,7 +274,6 @@ class _Pricer:
         self.waiting: set[int] = set()
         self._in_effect: dict[int, bool] = {}
         self._rounding_note: tuple[str, str] | None = None
-        self._merged: dict[int, tuple] = {}
         self._starts: dict[tuple[int, tuple[str, str]], int] | None = None  # tier positions, when a tier needs them
 
     # ------------------------------------------------------------------ pipeline
@@ -279,6 +283,7 @@ class _Pricer:
                                               ctx.context, request.pricebook)
         self.currency = self.chain.currency
         self.mode, self.level = self.chain.rounding_mode, self.chain.rounding_level
+        self.round = rounder(self.currency, self.mode)  # round_amount in the book's currency and mode
         self.index: ChainIndex = program.chain_index(self.chain.ids)
         self.lines = [self._expand(line) for line in request.lines]
         self.items = [item for line in self.lines for item in line.items]
@@ -310,7 +315,8 @@ class _Pricer:
         for r in self.index.quote_wide:
             if r.id in fired:
                 (wide_floors if r.kind == "floor" else wide.setdefault(r.priority, [])).append(r)
-        self.quote_wide = sorted((p, tuple(rs)) for p, rs in wide.items())
+        self.quote_wide = tuple(sorted((p, tuple(rs)) for p, rs in wide.items()))
+        self.quote_wide_key = tuple(r.id for _, rs in self.quote_wide for r in rs)
         self.quote_wide_floors = tuple(wide_floors)
         for line in self.lines:
             for item in line.items:
@@ -552,21 +558,21 @@ class _Pricer:
         if tiers is not None and tiers.bands[0].unit is not None:
             first = tiers.bands[0].unit
             amount = first * item.quantity
-            steps.append(PriceStep("list", "List price", None, amount, list_book.id, where,
-                                   f"{item.quantity} × {first} (first tier band)"))
+            steps.append(_new_step(("list", "List price", None, amount, list_book.id, where,
+                                   f"{item.quantity} × {first} (first tier band)")))
             result = self._tiers(list_entry, item, list_book)
-            steps.append(PriceStep("tier", f"{tiers.mode.capitalize()} tiers", amount, result.amount,
-                                   list_book.id, where, result.note))
+            steps.append(_new_step(("tier", f"{tiers.mode.capitalize()} tiers", amount, result.amount,
+                                   list_book.id, where, result.note)))
             item.list_amount, amount = amount, result.amount
         else:
             amount, note = self._amount(list_entry, item, list_book)
-            steps.append(PriceStep("list", "List price", None, amount, list_book.id, where, note))
+            steps.append(_new_step(("list", "List price", None, amount, list_book.id, where, note)))
             item.list_amount = amount
         if entry is not list_entry:
             book = source.book
             contract, note = self._amount(entry, item, book)
             label = ("Contract price" if book.account else "Partner price" if book.partner else f"Price of {book.name}")
-            steps.append(PriceStep("contract", label, amount, contract, book.id, source.where, note))
+            steps.append(_new_step(("contract", label, amount, contract, book.id, source.where, note)))
             amount = contract
         item.base = amount
 
@@ -624,28 +630,16 @@ class _Pricer:
             after, note = ZERO, note + " (not below zero)"
         if after == before:
             return before  # a rule that changes nothing (a discount on a free item) is not a step
-        item.steps.append(PriceStep("adjustment", rule.label, before, after, rule.id, rule.where, note))
+        item.steps.append(_new_step(("adjustment", rule.label, before, after, rule.id, rule.where, note)))
         return after
-
-    def _groups(self, candidates: Candidates):
-        """The item's candidate groups merged with this quote's quote-wide groups, by priority."""
-        wide = self.quote_wide
-        if not wide:
-            return candidates.groups
-        merged = self._merged.get(id(candidates))  # items of one SKU share their candidates
-        if merged is not None:
-            return merged[1]
-        groups: dict[int, tuple[CompiledRule, ...]] = dict(candidates.groups)
-        for priority, rules in wide:
-            groups[priority] = tuple(sorted((*groups.get(priority, ()), *rules), key=lambda r: self.index.position[id(r)]))
-        merged = sorted(groups.items())
-        self._merged[id(candidates)] = (candidates, merged)  # holds `candidates`, so its id stays its own
-        return merged
 
     def _adjust(self, item: PricedItem, candidates: Candidates, fired: frozenset[str]) -> Decimal:
         amount = item.base
         holds = self._holds
-        for priority, rules in self._groups(candidates):
+        groups = candidates.groups
+        if self.quote_wide:
+            groups = self.index.with_quote_wide(candidates, self.quote_wide, self.quote_wide_key)
+        for priority, rules in groups:
             if len(rules) == 1:  # the common case: one rule at this priority
                 rule = rules[0]
                 if not (rule.unconditional or holds(rule, item, fired)):
@@ -696,8 +690,8 @@ class _Pricer:
                                 (self.request.discount, "Manual quote discount")):
             if discount and amount:
                 after = carry(amount - amount * discount)
-                item.steps.append(PriceStep("manual", label, amount, after, None, None,
-                                            f"{_pct(discount)} by {self.context.role}"))
+                item.steps.append(_new_step(("manual", label, amount, after, None, None,
+                                            f"{_pct(discount)} by {self.context.role}")))
                 amount = after
         return amount
 
@@ -728,32 +722,32 @@ class _Pricer:
         note = f"{rule.note} × {item.quantity}" if floor.min_price is not None else f"{rule.note} {item.list_amount}"
         if capped:
             note += ", capped at the price before adjustments"
-        item.steps.append(PriceStep("floor", "Price floor", amount, limit, rule.id, rule.where, note))
+        item.steps.append(_new_step(("floor", "Price floor", amount, limit, rule.id, rule.where, note)))
         return limit
 
     def _finish(self, item: PricedItem, amount: Decimal) -> None:
         per_line = self.level == "line"
         if per_line:
-            rounded = round_amount(amount, self.currency, self.mode)
+            rounded = self.round(amount)
             if rounded != amount:
                 if self._rounding_note is None:
                     self._rounding_note = (str(self.chain.books[0].source), f"{self.mode.replace('_', '-')} to "
                                            f"{minor_units(self.currency)} decimals, per line")
                 where, note = self._rounding_note
-                item.steps.append(PriceStep("rounding", "Rounding", amount, rounded, None, where, note))
+                item.steps.append(_new_step(("rounding", "Rounding", amount, rounded, None, where, note)))
             amount = rounded
         item.net = amount
         if item.periods == 1:  # one-time: the total is the (already rounded) net
             item.total = amount
             return
         total = _over_term(amount, item.periods, self.mode)
-        item.total = round_amount(total, self.currency, self.mode) if per_line else total
+        item.total = self.round(total) if per_line else total
 
     # ------------------------------------------------------------------ totals, tax, approvals
     def _round(self, amount) -> Decimal:
         if isinstance(amount, Fraction):
             amount = to_decimal(amount, self.mode)
-        return round_amount(amount, self.currency, self.mode)
+        return self.round(amount)
 
     def _tax_rate(self, item: PricedItem) -> str | None:
         policy = self.chain.tax
@@ -770,6 +764,7 @@ class _Pricer:
         one_time = monthly = annual = list_total = net = ZERO
         by_group: dict[str, Decimal] = {}
         by_rate: dict[str | None, Decimal] = {}
+        taxed = self.chain.tax is not None
         for line in self.lines:
             for item in line.items:
                 if item.charge == "one_time":
@@ -781,8 +776,9 @@ class _Pricer:
                 line.total += item.total
                 list_total += item.list_amount if item.periods == 1 else _over_term(item.list_amount, item.periods,
                                                                                      self.mode)
-                rate = self._tax_rate(item)
-                by_rate[rate] = by_rate.get(rate, ZERO) + item.total
+                if taxed:
+                    rate = self._tax_rate(item)
+                    by_rate[rate] = by_rate.get(rate, ZERO) + item.total
             one_time += line.one_time
             monthly += line.monthly
             annual += line.annual

@@ -7,6 +7,7 @@ rounding to the currency's minor unit happens in `round_amount`, by the priceboo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
@@ -37,9 +38,19 @@ _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(0, 16)}
 
 def round_amount(amount: Decimal, currency: str, mode: str = "half_up") -> Decimal:
     """Round an exact amount to the currency's minor unit by the named mode (the one rounding step)."""
-    if not isinstance(amount, Decimal):
-        raise TypeError(f"amounts are Decimal, not {type(amount).__name__}")
-    return amount.quantize(_QUANTA[minor_units(currency)], rounding=ROUNDING[mode], context=_QUANTIZE)
+    return rounder(currency, mode)(amount)
+
+
+def rounder(currency: str, mode: str = "half_up") -> Callable[[Decimal], Decimal]:
+    """`round_amount` for one currency and mode, looked up once (a large quote rounds thousands of amounts)."""
+    quantum, rounding = _QUANTA[minor_units(currency)], ROUNDING[mode]
+
+    def round_one(amount: Decimal) -> Decimal:
+        if not isinstance(amount, Decimal):
+            raise TypeError(f"amounts are Decimal, not {type(amount).__name__}")
+        return amount.quantize(quantum, rounding=rounding, context=_QUANTIZE)
+
+    return round_one
 
 
 def to_decimal(value: Fraction | Decimal | int, mode: str = "half_even") -> Decimal:

@@ -138,6 +138,7 @@ class ChainIndex:
         self.quote_rules = tuple(r for r in self.rules if r.quote_level)
         self._candidates: dict[tuple[str, str | None, str | None], Candidates] = {}
         self._prices: dict[tuple[str, date], PriceSource] = {}
+        self._merged: dict[tuple, tuple] = {}
         self._quote_program = None
         self._lock = threading.Lock()
 
@@ -172,6 +173,26 @@ class ChainIndex:
             self._candidates.clear()
         self._candidates[key] = found
         return found
+
+    def with_quote_wide(self, candidates: Candidates, wide: tuple, wide_key: tuple) -> tuple:
+        """A SKU's candidate groups merged with the quote-wide rules that hold for a quote, by priority.
+
+        Kept per (candidates, which quote-wide rules hold): consecutive quotes of one account and
+        country meet the same few quote-wide rules, so each SKU's merge is done once, not per quote.
+        """
+        key = (id(candidates), wide_key)
+        found = self._merged.get(key)
+        if found is not None and found[0] is candidates:
+            return found[1]
+        groups: dict[int, tuple[CompiledRule, ...]] = dict(candidates.groups)
+        position = self.position
+        for priority, rules in wide:
+            groups[priority] = tuple(sorted((*groups.get(priority, ()), *rules), key=lambda r: position[id(r)]))
+        merged = tuple(sorted(groups.items()))
+        if len(self._merged) >= _CANDIDATE_CACHE_LIMIT:
+            self._merged.clear()
+        self._merged[key] = (candidates, merged)  # holds `candidates`, so its id stays its own
+        return merged
 
     def price_source(self, chain: BookChain, sku: str, on: date) -> PriceSource:
         """find_price for this chain, kept: the books of a chain are fixed, so (SKU, date) decides it."""
