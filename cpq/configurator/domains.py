@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import compress, count
 
 from cpq.configurator.cnf import IntVar
-from cpq.configurator.model import Assumptions, CompiledProduct, Solution
+from cpq.configurator.model import Assumptions, ClauseIndex, CompiledProduct, Solution
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
@@ -123,30 +123,34 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     cover = _Coverage(model, assumptions)
     cover.scan(model.solutions)
     calls = 0
-    if not cover.consistent:
-        calls += 1
-        if not solver.solve(assumptions=base):
-            return DomainResult(False, {}, {}, calls)
-        _found(model, cover, solver.get_model())
     ok, implied = solver.propagate(assumptions=base)
-    hidden = _hidden(model, set(implied) if ok else set())
+    if not ok:  # the choices contradict each other by propagation alone
+        return DomainResult(False, {}, {}, calls)
+    hidden = _hidden(model, set(implied))
     option_ids = model.option_ids
     sel = model.sel
     first = model.first_option_var  # option i is variable first + i
     n = len(option_ids)
     full = cover.full
     forced_true = forced_false = 0
-    if ok:
-        for lit in implied:
-            i = abs(lit) - first
-            if 0 <= i < n:
-                if lit > 0:
-                    forced_true |= 1 << i
-                else:
-                    forced_false |= 1 << i
+    for lit in implied:
+        i = abs(lit) - first
+        if 0 <= i < n:
+            if lit > 0:
+                forced_true |= 1 << i
+            else:
+                forced_false |= 1 << i
+    index = model.clause_index()
+    boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
+    if not cover.consistent and not (boundary is not None and _completes(model.solutions, *boundary)):
+        calls += 1
+        if not solver.solve(assumptions=base):
+            return DomainResult(False, {}, {}, calls)
+        _found(model, cover, solver.get_model())
     blocked_true, blocked_false = forced_false, forced_true  # bit masks of options
-    need_true = full & ~cover.true & ~forced_false
-    need_false = full & ~cover.false & ~forced_true
+    # a forced value holds in every valid extension, and there is one (consistent by now)
+    need_true = full & ~cover.true & ~forced_false & ~forced_true
+    need_false = full & ~cover.false & ~forced_true & ~forced_false
     # a value proven impossible earlier by choices that are all still made stays impossible
     memo = model.blocked_memo.setdefault(assumptions.context, _Memo())
     made = {_key(c) for c, _ in assumptions.choices}
@@ -164,6 +168,10 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             else:
                 need_false &= ~(1 << i)
                 blocked_false |= 1 << i
+    if boundary is not None and need_true | need_false:  # solutions that break choices can still prove values
+        witnessed_true, witnessed_false = _completion_witnesses(model.solutions, *boundary, need_true, need_false)
+        need_true &= ~witnessed_true
+        need_false &= ~witnessed_false
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
     more_true, more_false, more_calls = _settle(model, cover, base, need_true, need_false, memo, lit_choice)
     blocked_true |= more_true
@@ -276,6 +284,53 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
         if act:
             model.main_solver().add_clause([-act])
     return blocked_true, blocked_false, calls
+
+
+def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_true: int) -> tuple[int, int]:
+    """The options a completion of the propagated values must agree with, and their values (masks).
+
+    `implied`: the literals unit propagation fixed under the choices (`assigned` their options,
+    `assigned_true` those fixed chosen). The *boundary* is every fixed option of a clause that no
+    fixed literal satisfies (its fixed literals are then all false). A valid configuration s that
+    agrees with the fixed values on the boundary completes them: take the fixed values and s's
+    values for every open option. A clause satisfied by the fixed literals stays satisfied; any
+    other clause has no true fixed literal, so the literal s makes true in it is on an open
+    option. A two-literal clause needs no look: with one option fixed and the other open it is
+    satisfied (else propagation would have fixed the other), so only longer clauses are indexed.
+    """
+    with_literal, members = index.with_literal, index.options
+    empty: frozenset[int] = frozenset()
+    unsatisfied = set().union(*(with_literal.get(-lit, empty) for lit in implied))  # a fixed literal false in it …
+    if unsatisfied:
+        unsatisfied.difference_update(*(with_literal.get(lit, empty) for lit in implied))  # … and none true
+    boundary = 0
+    for k in unsatisfied:
+        boundary |= members[k]
+    boundary &= assigned
+    return boundary, boundary & assigned_true
+
+
+def _completes(solutions: list[Solution], boundary: int, agree: int) -> bool:
+    """Whether some cached solution completes the propagated values (so the choices are consistent)."""
+    return any(s.chosen & boundary == agree for s in reversed(solutions))
+
+
+def _completion_witnesses(solutions: list[Solution], boundary: int, agree: int, need_true: int,
+                          need_false: int) -> tuple[int, int]:
+    """Values proven possible by cached solutions that complete the propagated values (see `_boundary`).
+
+    Such a solution need not fit the choices: it may contradict them where no open clause links
+    them to open options, which is what lets the witnesses of one part of a feature model survive
+    a choice in another part. Returns (options proven choosable, options proven removable).
+    """
+    want_true, want_false = need_true, need_false
+    for s in reversed(solutions):  # the newest first: they follow the latest choices
+        if s.chosen & boundary == agree:
+            want_true &= ~s.chosen
+            want_false &= s.chosen
+            if not want_true | want_false:
+                break
+    return need_true & ~want_true, need_false & ~want_false
 
 
 def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int]:

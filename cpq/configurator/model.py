@@ -63,6 +63,14 @@ class Solution:
     ints: tuple[int, ...]  # value of each counted integer (see CompiledProduct.counted)
 
 
+@dataclass(frozen=True)
+class ClauseIndex:
+    """The clauses of three or more literals of a model whose clauses mention options only (see clause_index)."""
+
+    with_literal: dict[int, frozenset[int]]  # literal → the clauses it occurs in
+    options: tuple[int, ...]  # clause → bit mask of its options
+
+
 @dataclass
 class _Check:
     """How `validate` decides whether one rule holds on a full configuration."""
@@ -135,6 +143,7 @@ class CompiledProduct:
         self.blocked_memo: dict[tuple, object] = {}  # context → domains._Memo
         self.programs: dict[str, object] = {}
         self.plain_domains: tuple | None = None  # domains._plain_domains
+        self._clause_index: tuple[int, ClauseIndex | None] | None = None  # see clause_index
 
     # ------------------------------------------------------------------ compilation
     def _atom(self, eq: sympy.Basic) -> int:
@@ -348,6 +357,37 @@ class CompiledProduct:
         self._activations_used += 1
         return self.model_vars + self._activations_used
 
+    def clause_index(self) -> ClauseIndex | None:
+        """The longer clauses by literal, when every clause of the main solver is over option variables.
+
+        That holds for DIMACS feature models; only there is a cached `Solution` (options only) a
+        complete assignment, which `domains._completion_witnesses` needs. None for any model with
+        other variables (tables, quantities, context atoms, gates). Rebuilt if hard clauses were
+        added since (new gates).
+        """
+        cnf = self.cnf
+        if self._clause_index is not None and self._clause_index[0] == len(cnf.hard):
+            return self._clause_index[1]
+        first, n, true = self.first_option_var, len(self.option_ids), cnf.TRUE
+        with_literal: dict[int, set[int]] = {}
+        options: list[int] = []
+        index: ClauseIndex | None = None
+        for clause in (*cnf.hard, *(c for _, c in self.bodies)):
+            if true in clause:
+                continue  # always satisfied
+            literals = set(clause) - {-true}
+            if any(not 0 <= abs(lit) - first < n for lit in literals):
+                break
+            if len(literals) > 2:  # two-literal clauses never link a fixed option to an open one
+                k = len(options)
+                options.append(sum(1 << (abs(lit) - first) for lit in literals))
+                for lit in literals:
+                    with_literal.setdefault(lit, set()).add(k)
+        else:
+            index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options))
+        self._clause_index = (len(cnf.hard), index)
+        return index
+
     # ------------------------------------------------------------------ context
     def context_literals(self, context: Mapping[str, str]) -> tuple[int, ...]:
         """The assumption for each context atom, decided from the request's context fields."""
@@ -388,6 +428,7 @@ class CompiledProduct:
         import random
         import time
 
+        self.clause_index()  # built here rather than in the first step
         rng = random.Random(len(self.option_ids))
         solver = self.main_solver()
         limit = count if count is not None else min(WARM_UP_SOLUTIONS, 8 * len(self.option_ids))
