@@ -1,4 +1,7 @@
-"""Immutable pricebook types as read from pricebook files (the engine that uses them is pricing)."""
+"""Immutable pricebook types as read from pricebook files (the engine that uses them is pricing).
+
+The types a large book has by the hundred thousand have slots: no dict per price entry or rule.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ STACKING = ("compound", "additive", "best", "exclusive")
 ADJUSTMENT_KINDS = ("discount", "amount_off", "markup", "price")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Effective:
     """A date range; `to` is inclusive, None means open-ended."""
 
@@ -34,7 +37,7 @@ class Effective:
         return lo <= hi
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Band:
     """One tier band: quantities `first`..`last` (None = no upper bound)."""
 
@@ -45,7 +48,7 @@ class Band:
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tiers:
     mode: str
     scope: str
@@ -54,7 +57,7 @@ class Tiers:
     overage_per: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriceEntry:
     """The price of one SKU in one book for one date range: a unit price, tiers or a formula."""
 
@@ -69,7 +72,7 @@ class PriceEntry:
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppliesTo:
     """The index keys of a rule: it is a candidate only for these products/categories/accounts."""
 
@@ -79,7 +82,7 @@ class AppliesTo:
     accounts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Adjustment:
     """A price adjustment rule: discount %, amount off, markup % or price override."""
 
@@ -95,7 +98,7 @@ class Adjustment:
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Floor:
     """A minimum net unit price or a maximum total discount that always wins over discounts."""
 

@@ -969,11 +969,14 @@ def _percent(value) -> Decimal:
     return Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
 
 
+_ALWAYS = Effective()  # shared: most rules and prices have no dates (20,000 rules, one object)
+
+
 def _effective(spec) -> Effective:
     from datetime import date
 
     if not spec:
-        return Effective()
+        return _ALWAYS
     start, end = spec.get("from"), spec.get("to")
     return Effective(date.fromisoformat(str(start)) if start else None, date.fromisoformat(str(end)) if end else None)
 

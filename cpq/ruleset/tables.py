@@ -51,7 +51,7 @@ class Row:
 
     def __init__(self, line: int, texts: list[str], index: dict[str, int], source: str):
         self.line, self.texts, self.index, self.source = line, texts, index, source
-        self._cells: dict[str, Cell] | None = None
+        self._cells: list[tuple[str, int, bool]] | None = None
 
     def get(self, name: str) -> str | None:
         i = self.index.get(name)
@@ -65,11 +65,15 @@ class Row:
         """The columns with a value on this row."""
         return [name for name, i in self.index.items() if self.texts[i]]
 
-    def cell(self, name: str) -> Cell:
+    def located(self) -> list[tuple[str, int, bool]]:
+        """(text, column, quoted) of every cell of the line by position, worked out once when asked."""
         if self._cells is None:
-            self._cells = {name: Cell(text, self.line, col, quoted) for name, (text, col, quoted)
-                           in ((n, c) for n, c in zip(self.index, _located(self), strict=False))}
-        return self._cells[name]
+            self._cells = _located(self)
+        return self._cells
+
+    def cell(self, name: str) -> Cell:
+        text, col, quoted = self.located()[self.index[name]]
+        return Cell(text, self.line, col, quoted)
 
     def pos(self, name: str | None = None) -> Pos:
         if name is None or name not in self:
@@ -79,15 +83,15 @@ class Row:
 
 
 def _located(row: Row) -> list[tuple[str, int, bool]]:
+    """(text, column, quoted) of every cell of the row's line, by position."""
     line = row.source
     if '"' in line:
-        cells = _split(line, row.line)
-    else:  # the common line: columns follow from the cell lengths
-        cells, col = [], 1
-        for raw in line.split(","):
-            cells.append((raw.strip(), col + len(raw) - len(raw.lstrip()), False))
-            col += len(raw) + 1
-    return [cells[i] for i in row.index.values()]
+        return _split(line, row.line)
+    cells, col = [], 1  # the common line: columns follow from the cell lengths
+    for raw in line.split(","):
+        cells.append((raw.strip(), col + len(raw) - len(raw.lstrip()), False))
+        col += len(raw) + 1
+    return cells
 
 
 # one cell: a quoted value ("" is a quote inside it) or an unquoted one, then a comma or the end of the line
@@ -97,6 +101,28 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*+"')
 
 def _split(line: str, number: int) -> list[tuple[str, int, bool]]:
     """One CSV line → (text, column, quoted) per cell; RFC 4180 quoting ("" inside quotes)."""
+    simple = _split_simple(line)
+    return simple if simple is not None else _split_quoted(line, number)
+
+
+def _split_simple(line: str) -> list[tuple[str, int, bool]] | None:
+    """The usual quoted line — quotes only around whole cells, no comma or quote inside them — split
+    by `str.split` with the same texts and columns as the RFC 4180 reading; None for any other line."""
+    out, start = [], 0
+    for piece in line.split(","):
+        lead = len(piece) - len(piece.lstrip(" \t"))
+        if '"' in piece:
+            body = piece.strip(" \t")
+            if len(body) < 2 or body[0] != '"' or body[-1] != '"' or '"' in body[1:-1]:
+                return None
+            out.append((body[1:-1], start + lead + 1, True))
+        else:
+            out.append((piece[lead:].rstrip(), start + lead + 1, False))
+        start += len(piece) + 1
+    return out
+
+
+def _split_quoted(line: str, number: int) -> list[tuple[str, int, bool]]:
     out, at = [], 0
     while True:
         m = _CELL.match(line, at)
@@ -138,9 +164,11 @@ def read_table(text: str, columns: tuple[str, ...], required: tuple[str, ...], r
     for number, line in enumerate(text.split("\n"), start=1):
         if line.endswith("\r"):
             line = line[:-1]
+        cells = None
         if '"' in line:
             try:
-                texts = [c[0] for c in _split(line, number)]
+                cells = _split(line, number)
+                texts = [c[0] for c in cells]
             except _SyntaxError as exc:
                 error(exc.pos, rule_id, "rule_syntax", f"CSV syntax error: {exc.message}")
                 if header is None:
@@ -165,7 +193,9 @@ def read_table(text: str, columns: tuple[str, ...], required: tuple[str, ...], r
             else:
                 error((number, 1), rule_id, "invalid_field", f"row has {len(texts)} cells for {width} columns")
                 continue
-        rows.append(Row(number, texts, index, line))
+        row = Row(number, texts, index, line)
+        row._cells = cells  # a quoted line is located already (an unquoted one when a position is asked)
+        rows.append(row)
     if header is None:
         error((1, 1), rule_id, "invalid_field", f"the table is empty; its first line names the columns "
               f"({', '.join(required)}, …)")
@@ -344,6 +374,14 @@ def price_rows(rows: list[Row], book_id: str, error: ErrorSink) -> list[PriceRow
         for name, i, parse in parsers:
             text = texts[i]
             if text:
+                if parse is amount:  # the usual cell, read here: `amount` is a call per cell
+                    try:
+                        value = Decimal(text)
+                    except InvalidOperation:
+                        value = None
+                    if value is not None and value.is_finite():
+                        values[name] = value
+                        continue
                 try:
                     values[name] = parse(name, text)
                 except CellError as exc:
@@ -448,6 +486,10 @@ _ADJUSTMENT_CELLS: dict[str, Callable[[str, str], object]] = {
 }
 
 
+_ID_LISTS = frozenset(TARGETS[:3])  # cells of space-separated ids (accounts are any text)
+_TEXT_FIELDS = frozenset({"discount", "markup", "amount_off", "price", "label", "when", "stack", "id"})
+
+
 def adjustment_spec(row: Row, book_id: str, error: ErrorSink) -> PosDict | None:
     """A row of an adjustment table as the mapping an `adjustments:` entry gives, or None if broken."""
     rule_id = row.get("id")
@@ -462,23 +504,24 @@ def adjustment_spec(row: Row, book_id: str, error: ErrorSink) -> PosDict | None:
         ok = False
     fields: dict[str, tuple[object, Pos]] = {}
     present = row.present()
+    located, index, line = row.located(), row.index, row.line
     for name in present:
-        cell = row.cell(name)
+        text, col, _quoted = located[index[name]]
         parse = _ADJUSTMENT_CELLS.get(name)
         try:
             if parse is not None:
-                parse(name, cell.text)
-            elif name in TARGETS[:3]:
-                for word in cell.text.split():
+                parse(name, text)
+            elif name in _ID_LISTS:
+                for word in text.split():
                     identifier(name, word)
         except CellError as exc:
-            error((cell.line, cell.col), rule_id, "invalid_field", str(exc))
+            error((line, col), rule_id, "invalid_field", str(exc))
             ok = False
             continue
-        if name in ("discount", "markup", "amount_off", "price", "label", "when", "stack", "id"):
-            fields[name] = (cell.text, (cell.line, cell.col))
+        if name in _TEXT_FIELDS:
+            fields[name] = (text, (line, col))
         elif name == "priority":
-            fields[name] = (int(cell.text), (cell.line, cell.col))
+            fields[name] = (int(text), (line, col))
     effects = [k for k in EFFECTS if k in present]
     if ok and len(effects) != 1:
         error(row.pos(effects[1] if effects else None), rule_id, "invalid_field",
@@ -593,7 +636,8 @@ class TableLoading:
     def table_prices(self, f, data, prices: dict, sellable, bundle_attrs) -> None:
         """Add the entries of the book's price tables to `prices` (SKU → entries), judged like YAML prices."""
         book_id = data["id"]
-        given = {sku: f"{f.path}:{pos[0]}:{pos[1]}" for sku, pos in (data.get("prices") or {}).key_pos.items()} \
+        # where each SKU is already priced (path, line, col), written out only for an error
+        given = {sku: (f.path, *pos) for sku, pos in (data.get("prices") or {}).key_pos.items()} \
             if data.get("prices") else {}
         for table in self.claim_tables(f, data, "price_tables"):
             def error(pos, rule_id, code, message, suggestion=None, ref=None, _path=table.path):
@@ -613,16 +657,18 @@ class TableLoading:
                     continue
                 if sku in given:
                     self.error(table.path, first.row.pos("sku"), book_id, "duplicate_key",
-                               f"'{sku}' is already priced at {given[sku]}; a book prices a SKU in one place")
+                               f"'{sku}' is already priced at {':'.join(map(str, given[sku]))}; "
+                               "a book prices a SKU in one place")
                     continue
                 entry = self.table_entry(table, book_id, first, bands)
                 if entry is not None:
                     built.setdefault(sku, []).append(entry)
             for sku, entries in built.items():
                 if sku in sellable:
-                    self.check_overlaps(table.path, book_id, sku, entries)
+                    if len(entries) > 1:
+                        self.check_overlaps(table.path, book_id, sku, entries)
                     prices[sku] = tuple(entries)
-                    given[sku] = f"{table.path}:{entries[0].source.line}:{entries[0].source.col}" if entries else ""
+                    given[sku] = (table.path, entries[0].source.line, entries[0].source.col) if entries else ()
 
     def table_entry(self, table: TableFile, book_id: str, first: PriceRow, bands: list[PriceRow]):
         v = first.values
