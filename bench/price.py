@@ -13,7 +13,8 @@ option, so 2 priced items per line) and prints p50/p95 for:
   once per quote by durable_rules);
 - a naive baseline in the same run: the same engine, but every rule of the chain is checked
   against every item (no index, every condition evaluated per item);
-- this engine again with the rules doubled (40,000), to show what more rules cost.
+- this engine again with the rules doubled (40,000), to show what more rules cost: the two
+  catalogs are priced alternately, quote by quote, so both figures meet the same load.
 
 Figures go to stdout; docs/benchmarks.md ("Pricing") records a run.
 """
@@ -21,6 +22,7 @@ Figures go to stdout; docs/benchmarks.md ("Pricing") records a run.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -312,6 +314,11 @@ def load(rules: int, tables: bool = True) -> tuple[object, dict, dict]:
     return ruleset, counts, figures
 
 
+def _load_average() -> str:
+    """The 1, 5 and 15-minute load averages, printed beside the figures (the machine is shared)."""
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def _load_line(form: str, counts: dict, figures: dict) -> str:
     (wall, cpu), (cwall, ccpu), (kwall, kcpu) = figures["load"], figures["catalog"], figures["compile"]
     return (f"  {form:<18} load_ruleset {wall:6.2f} s (CPU {cpu:6.2f} s) = product files {cwall:5.2f} s "
@@ -328,46 +335,59 @@ def main() -> None:
     args = parser.parse_args()
     runs = {10: 200, 100: 50, 1000: 20} if not args.quick else {10: 30, 100: 10, 1000: 5}
 
-    results = {}
+    catalogs = {}
     for rules in (20_000, 40_000):
         if rules == 20_000 and not args.no_yaml_baseline:
             baseline, counts, figures = load(rules, tables=False)
-            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules")
+            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules"
+                  f" ({_load_average()})")
             print(_load_line("all YAML (before)", counts, figures), flush=True)
             del baseline
         ruleset, counts, figures = load(rules)
         if rules != 20_000 or args.no_yaml_baseline:
-            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules")
+            print(f"catalog: {counts['skus']:,} SKUs, {counts['price_entries']:,} price entries, {rules:,} rules"
+                  f" ({_load_average()})")
         print(_load_line("CSV tables", counts, figures), flush=True)
-        for lines in (10, 100, 1000):
-            request, context = make_quote(lines, seed=lines)
+        catalogs[rules] = ruleset
+    # Both catalogs are priced alternately, quote by quote, so that the doubling ratio compares two
+    # figures taken under the same load (one after the other, a change of load passed for a cost).
+    print(f"quotes, 20,000 and 40,000 rules priced alternately ({_load_average()})", flush=True)
+    shapes = [(f"{n:>5} lines", make_quote(n, seed=n), n) for n in (10, 100, 1000)]
+    shapes.append(("   1000 lines of one item (product only)", make_quote(1000, seed=1000, with_option=False), 1000))
+    for label, (request, context), lines in shapes:
+        for ruleset in catalogs.values():
             price_quote(ruleset, request, context)  # warm the candidate cache once, as a live service is
-            engine = timings(lambda s=ruleset, r=request, c=context: price_quote(s, r, c), runs[lines])
-            results[(rules, lines)] = engine, list(CPU)
-            engine_cpu = list(CPU)
-            line = (f"  {lines:>5} lines  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
-                    f" (CPU p50 {p(CPU, 50):7.2f} ms)")
-            if rules == 20_000:
-                naive_runs = args.naive_runs if lines == 1000 else max(3, runs[lines] // 10)
-                naive = timings(lambda s=ruleset, r=request, c=context: price_naive(s, r, c), naive_runs)
-                same = _same(price_quote(ruleset, request, context), price_naive(ruleset, request, context))
-                line += (f"   naive p50 {p(naive, 50):9.2f} ms (CPU {p(CPU, 50):9.2f})"
-                         f"   speed-up {p(naive, 50) / p(engine, 50):6.1f}× (CPU {p(CPU, 50) / p(engine_cpu, 50):6.1f}×)"
-                         f"   same prices: {same}")
-            else:
-                wall, cpu = results[(20_000, lines)]
-                line += (f"   vs 20,000 rules: {p(engine, 50) / p(wall, 50):.2f}× "
-                         f"(CPU {p(engine_cpu, 50) / p(cpu, 50):.2f}×)")
-            print(line, flush=True)
-        single, single_context = make_quote(1000, seed=1000, with_option=False)
-        price_quote(ruleset, single, single_context)
-        engine = timings(lambda s=ruleset, r=single, c=single_context: price_quote(s, r, c), runs[1000])
-        print(f"   1000 lines of one item (product only)  engine p50 {p(engine, 50):8.2f} ms  p95 {p(engine, 95):8.2f} ms"
-              f" (CPU p50 {p(CPU, 50):7.2f} ms)")
+        measured = alternately(catalogs, request, context, runs[lines])
+        (wall, cpu), (wall2, cpu2) = measured[20_000], measured[40_000]
+        line = f"  {label}  engine p50 {p(wall, 50):8.2f} ms  p95 {p(wall, 95):8.2f} ms (CPU p50 {p(cpu, 50):7.2f} ms)"
+        if "one item" not in label:
+            ruleset = catalogs[20_000]
+            naive_runs = args.naive_runs if lines == 1000 else max(3, runs[lines] // 10)
+            naive = timings(lambda s=ruleset, r=request, c=context: price_naive(s, r, c), naive_runs)
+            same = _same(price_quote(ruleset, request, context), price_naive(ruleset, request, context))
+            line += (f"   naive p50 {p(naive, 50):9.2f} ms (CPU {p(CPU, 50):9.2f})"
+                     f"   speed-up {p(naive, 50) / p(wall, 50):6.1f}× (CPU {p(CPU, 50) / p(cpu, 50):6.1f}×)"
+                     f"   same prices: {same}")
+        print(line)
+        print(f"  {'':<{len(label)}}  40,000 rules p50 {p(wall2, 50):8.2f} ms (CPU p50 {p(cpu2, 50):7.2f} ms)"
+              f"   vs 20,000 rules: {p(wall2, 50) / p(wall, 50):.2f}× (CPU {p(cpu2, 50) / p(cpu, 50):.2f}×)", flush=True)
+    for rules, ruleset in catalogs.items():
         cold_request, cold_context = make_quote(1000, seed=99)
         cold = timings(lambda s=ruleset, r=cold_request, c=cold_context: price_quote(s, r, c), 1)
-        print(f"  1000 lines, first quote of new SKUs (candidate cache cold): {cold[0]:.2f} ms")
-        del ruleset
+        print(f"  {rules:,} rules: 1000 lines, first quote of new SKUs (candidate cache cold): {cold[0]:.2f} ms "
+              f"(CPU {CPU[0]:.2f})")
+    print(f"  ({_load_average()})")
+
+
+def alternately(catalogs: dict, request, context, runs: int) -> dict:
+    """Wall and CPU milliseconds per catalog of `runs` rounds, each round pricing the quote once per catalog."""
+    out = {rules: ([], []) for rules in catalogs}
+    for _ in range(runs):
+        for rules, ruleset in catalogs.items():
+            wall = timings(lambda s=ruleset: price_quote(s, request, context), 1)
+            out[rules][0].append(wall[0])
+            out[rules][1].append(CPU[0])
+    return out
 
 
 def _same(a, b) -> bool:
