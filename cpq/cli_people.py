@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
 from cpq import config, store
 from cpq.accounts import ROLES
@@ -123,13 +124,17 @@ SAMPLE_PASSWORD = "cpq-sample"  # noqa: S105 - sample data for `make run`, docum
 
 
 def seed(conn: sa.Connection) -> list[tuple[str, str]]:
-    """Sample partner, accounts and one user per role; returns (email, API key) pairs."""
+    """Sample partner, accounts and one user per role; returns (email, API key) pairs.
+
+    The sample users share one password, so its (salted, deliberately slow) hash is made once.
+    """
+    sample = generate_password_hash(SAMPLE_PASSWORD)
     people.create_partner(conn, "ACME", "Acme Reseller GmbH")
-    admin = people.create_user(conn, "admin@example.com", "Ada Admin", "admin", password=SAMPLE_PASSWORD)
-    sales = people.create_user(conn, "sales@example.com", "Sam Sales", "sales", password=SAMPLE_PASSWORD)
-    people.create_user(conn, "manager@example.com", "Mia Manager", "sales_manager", password=SAMPLE_PASSWORD)
-    people.create_user(conn, "pricing@example.com", "Pat Pricing", "pricing_admin", password=SAMPLE_PASSWORD)
-    people.create_user(conn, "orders@example.com", "Olga Orders", "order_manager", password=SAMPLE_PASSWORD)
+    admin = people.create_user(conn, "admin@example.com", "Ada Admin", "admin", password_hash=sample)
+    sales = people.create_user(conn, "sales@example.com", "Sam Sales", "sales", password_hash=sample)
+    people.create_user(conn, "manager@example.com", "Mia Manager", "sales_manager", password_hash=sample)
+    people.create_user(conn, "pricing@example.com", "Pat Pricing", "pricing_admin", password_hash=sample)
+    people.create_user(conn, "orders@example.com", "Olga Orders", "order_manager", password_hash=sample)
     people.create_account(conn, "GLOBEX", "Globex Corporation", owner_id=sales.id, segment="enterprise",
                           country="US", currency="USD", tax_id="US-94-1234567", address="1 Globex Way, Cypress Creek, OR")
     people.create_account(conn, "GLOBEX-EU", "Globex Europe B.V.", parent_id="GLOBEX", owner_id=sales.id,
@@ -137,8 +142,8 @@ def seed(conn: sa.Connection) -> list[tuple[str, str]]:
                           address="Herengracht 1, Amsterdam")
     people.create_account(conn, "INITECH", "Initech LLC", partner_id="ACME", segment="smb", country="US",
                           currency="USD", address="4120 Freidrich Lane, Austin, TX")
-    people.create_user(conn, "buyer@globex.example", "Hank Buyer", "buyer", account_id="GLOBEX", password=SAMPLE_PASSWORD)
-    people.create_user(conn, "partner@acme.example", "Petra Partner", "partner", partner_id="ACME", password=SAMPLE_PASSWORD)
+    people.create_user(conn, "buyer@globex.example", "Hank Buyer", "buyer", account_id="GLOBEX", password_hash=sample)
+    people.create_user(conn, "partner@acme.example", "Petra Partner", "partner", partner_id="ACME", password_hash=sample)
     keys = []
     for email in ("admin@example.com", "sales@example.com", "buyer@globex.example", "partner@acme.example"):
         _, token = people.create_api_key(conn, people.find_user_by_email(conn, email).id, "sample data")

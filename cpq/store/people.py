@@ -65,8 +65,11 @@ def all_accounts(conn: sa.Connection) -> dict[str, Account]:
 
 
 def create_user(conn: sa.Connection, email: str, name: str, role: str, *, account_id: str | None = None,
-                partner_id: str | None = None, password: str | None = None) -> User:
-    """Add a person; buyers belong to an account, partner users to a partner."""
+                partner_id: str | None = None, password: str | None = None, password_hash: str | None = None) -> User:
+    """Add a person; buyers belong to an account, partner users to a partner.
+
+    `password_hash` instead of `password`: an already hashed one (the sample users share one).
+    """
     if role not in ROLES:
         raise InvalidInput(f"unknown role '{role}'; roles are {', '.join(ROLES)}")
     if role == "buyer" and account_id is None:
@@ -82,7 +85,7 @@ def create_user(conn: sa.Connection, email: str, name: str, role: str, *, accoun
         raise Conflict(f"a user with email '{email}' already exists")
     result = conn.execute(users.insert().values(
         email=email, name=name, role=role, account_id=account_id, partner_id=partner_id,
-        password_hash=generate_password_hash(password) if password else None, active=True, created_at=_now()))
+        password_hash=generate_password_hash(password) if password else password_hash, active=True, created_at=_now()))
     return get_user(conn, result.inserted_primary_key[0])
 
 
