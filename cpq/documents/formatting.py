@@ -19,7 +19,15 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_precision,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from babel.support import Translations
 
 from cpq.pricing.currency import MINOR_UNITS
@@ -119,6 +127,25 @@ class Formatter:
     def __init__(self, locale: Locale, currency: str):
         self.locale = locale
         self.currency = currency
+        # Babel formats exactly but slowly (about 0.1 ms a number), and a long quote prints thousands
+        # of numbers. The table's amounts (pattern #,##0.00 with the currency's digits) and whole
+        # numbers are therefore formatted by Python with the locale's symbols — where that gives
+        # Babel's text for a probe number with every feature (sign, groups, rounding); some
+        # locales differ (de_CH groups currency amounts differently), and those keep Babel.
+        self._digits = get_currency_precision(currency)
+        self._symbols = str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale),
+                                       "-": get_minus_sign_symbol(locale)})
+        probe = Decimal("-1234567.125")
+        self._fast_amounts = self._python_amount(probe) == self._babel_amount(probe)
+        self._fast_integers = format(-1234567, ",").translate(self._symbols) == format_decimal(-1234567, locale=locale)
+
+    def _python_amount(self, amount: Decimal) -> str:
+        # format() rounds a Decimal half-even, as Babel does
+        return format(Decimal(amount), f",.{self._digits}f").translate(self._symbols)
+
+    def _babel_amount(self, amount: Decimal) -> str:
+        # with currency_digits (the default) Babel uses the currency's minor unit, as MINOR_UNITS does
+        return format_currency(amount, self.currency, format="#,##0.00", locale=self.locale)
 
     def money(self, amount: Decimal) -> str:
         """An amount with its currency sign, e.g. "$1,234.50" or "1.234,50 €"."""
@@ -126,8 +153,7 @@ class Formatter:
 
     def amount(self, amount: Decimal) -> str:
         """An amount in a table column: the currency's decimals, no sign (the column says the currency)."""
-        # with currency_digits (the default) Babel uses the currency's minor unit, as MINOR_UNITS does
-        return format_currency(amount, self.currency, format="#,##0.00", locale=self.locale)
+        return self._python_amount(amount) if self._fast_amounts else self._babel_amount(amount)
 
     def unit(self, amount: Decimal) -> str:
         """A unit price: the currency's decimals, or up to four when the division is not exact."""
@@ -144,6 +170,8 @@ class Formatter:
                               decimal_quantization=False)
 
     def number(self, value: int | Decimal) -> str:
+        if self._fast_integers and type(value) is int:
+            return format(value, ",").translate(self._symbols)
         return format_decimal(value, locale=self.locale)
 
     def date(self, value: date | datetime | None) -> str:

@@ -42,6 +42,23 @@ def test_money_numbers_and_percentages_follow_the_locale(locale, currency, money
     assert (fmt.money(value), fmt.amount(value), fmt.percent(Decimal("0.0976"))) == (money, amount, percent)
 
 
+AMOUNTS = ["0", "0.005", "0.015", "0.025", "-0.005", "1", "-1234.565", "999.995", "1234567.125", "12345678901234.5",
+           "0.0049", "7.1250", "100", "-0"]
+
+
+@pytest.mark.parametrize("locale", ["en_US", "en_IN", "en_GB", "de_DE", "de_AT", "de_CH", "zh_Hans_CN"])
+@pytest.mark.parametrize("currency", ["USD", "EUR", "JPY", "KWD", "CHF"])
+def test_table_amounts_and_quantities_are_formatted_exactly_as_babel_formats_them(locale, currency):
+    from babel.numbers import format_currency, format_decimal
+
+    fmt = Formatter(formatting.Locale.parse(locale), currency)
+    for text in AMOUNTS:
+        value = Decimal(text)
+        assert fmt.amount(value) == format_currency(value, currency, format="#,##0.00", locale=locale), text
+    for quantity in (0, 1, 12, 999, 1000, 123456, 10**12, -4500):
+        assert fmt.number(quantity) == format_decimal(quantity, locale=locale), quantity
+
+
 def test_a_unit_price_that_does_not_divide_evenly_shows_four_decimals():
     fmt = Formatter(formatting.Locale.parse("en_US"), "USD")
     assert fmt.unit(Decimal("1324.22") / 32) == "41.3819"
