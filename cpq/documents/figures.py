@@ -74,9 +74,17 @@ class Figures:
                   "unit_net": fmt.unit(row.unit_net), "amount": fmt.amount(row.amount)}
         return tuple(values[key] for key in self.keys)
 
+    def values(self, row: Row) -> tuple[str, ...]:
+        """The row's formatted figures, one per column (an empty text where a value is not shown)."""
+        return self._values.get(id(row)) or self._format(row)
+
+    def amount(self, amount) -> str:
+        """An amount as the amount column prints it."""
+        return self._fmt.amount(amount)
+
     def text(self, row: Row) -> str:
         """The row's figures, each right-aligned in its column: print with `white-space: pre`."""
-        values = self._values.get(id(row)) or self._format(row)
+        values = self.values(row)
         return "".join(value.rjust(column.width) for value, column in zip(values, self.columns, strict=True))
 
     @property

@@ -5,7 +5,8 @@ into parts of about equal rows: the first part has the title, the parties and th
 last one the remaining lines, the totals, the closing blocks and the appendix. Every part starts
 on a new page with the running header, footer and table header; the pages are joined afterwards
 and numbered over the whole document (cpq/documents/pdf.py). A group cut between two parts prints
-its name in the part where it starts and its subtotal in the part where it ends.
+its name in the part where it starts and its subtotal in the part where it ends. A ledger (a long
+quote, cpq/documents/ledger.py) is cut between its pages instead, so its parts leave no gap.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Part:
     index: int  # 0-based
     count: int
     groups: tuple[PartGroup, ...]
+    pages: tuple[int, int] | None = None  # a ledger's part: its pages [first, end) of the whole ledger
 
     @property
     def first(self) -> bool:

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,9 @@ import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from cpq.documents import formatting, parts
+from cpq.documents import formatting, ledger, parts
 from cpq.documents.brands import Brand
-from cpq.documents.content import QuoteDocument
+from cpq.documents.content import QuoteDocument, Row
 from cpq.documents.errors import RENDER_ERRORS, DocumentTooLarge, RenderFailed, RenderTimeout
 from cpq.documents.figures import Figures
 from cpq.documents.parts import Part
@@ -62,6 +63,11 @@ class RenderLimits:
     isolate: bool = True  # render in a child process that is killed at the time limit
     parallel: int = 2  # at most this many renderer processes lay out one long document (one per core)
     parallel_rows: int = 600  # from this many table rows on, a document is laid out in parts
+    ledger_rows: int = 300  # from this many table rows on, the lines print as a ledger (cpq/documents/ledger.py)
+
+    def ledger_for(self, rows: int) -> bool:
+        """Whether a document of `rows` table rows prints its lines as a ledger (by its size only)."""
+        return rows >= self.ledger_rows
 
     def parts_for(self, rows: int) -> int:
         """In how many parts a document of `rows` table rows is laid out (each in its own process).
@@ -88,7 +94,8 @@ class RenderLimits:
                    seconds=get("PDF_TIME_LIMIT", cls.seconds, float),
                    isolate=str(get("PDF_ISOLATE", "1", str)).lower() not in ("0", "false", "no"),
                    parallel=get("PDF_PARALLEL", cls.parallel, int),
-                   parallel_rows=get("PDF_PARALLEL_ROWS", cls.parallel_rows, int))
+                   parallel_rows=get("PDF_PARALLEL_ROWS", cls.parallel_rows, int),
+                   ledger_rows=get("PDF_LEDGER_ROWS", cls.ledger_rows, int))
 
 
 _env_lock = threading.Lock()
@@ -132,8 +139,9 @@ def page_css(doc: QuoteDocument, brand: Brand, page_label: str, numbers: PageNum
         first = f"@page :first {{ counter-reset: page {int(numbers.first)}; }}" if numbers.first != 1 else ""
     else:
         counter, first = "none", ""
+    margins = " ".join(f"{m:g}mm" for m in ledger.MARGIN_MM)
     css = f"""
-@page {{ size: {PAGE_SIZES[doc.options.paper]}; font-family: {FONTS[language]};
+@page {{ size: {PAGE_SIZES[doc.options.paper]}; margin: {margins}; font-family: {FONTS[language]};
   @bottom-right {{ content: {counter}; }} }}
 {first}
 html {{ font-family: {FONTS[language]}; color: {c["text"]}; }}
@@ -144,6 +152,8 @@ html {{ font-family: {FONTS[language]}; color: {c["text"]}; }}
 .muted, .sku, .note, .running-footer, .meta th, .party h2 {{ color: {c["muted"]}; }}
 .lines tbody.line {{ border-bottom-color: {c["rule"]}; }}
 .lines tr.group td, .lines tr.subtotal td, .panel {{ background: {c["shade"]}; }}
+.ledger-head, .ledger b.group {{ color: {c["primary"]}; border-bottom-color: {c["primary"]}; }}
+.ledger b.head, .ledger b.subtotal {{ color: {c["text"]}; }}
 """
     return Markup(css)  # built from checked values only (see docstring)
 
@@ -157,10 +167,28 @@ class PageNumbers:
     total: int | None = None  # None: the document's own page count
 
 
+def _ledger_description(gettext) -> Callable[[Row], str]:
+    """How a ledger prints a row's description: as the table does (base unit, name, SKU, charge), in one text."""
+    months = gettext("%(months)s months")
+    notes = {"monthly": f" · {gettext('per month')}, {months}", "annual": f" · {gettext('per year')}, {months}",
+             "bundle": f" · {gettext('incl. recurring charges over the term')}"}
+    base_unit = gettext("Base unit")
+
+    def describe(row: Row) -> str:
+        note = notes.get(row.charge, "")
+        if "%(months)s" in note:
+            note = note % {"months": row.term_months}
+        prefix = f"{base_unit} · " if row.role == "base" else ""
+        return f"{prefix}{row.name} {row.sku}{note}"
+
+    return describe
+
+
 class DocumentPages:
     """Renders the HTML of a document, whole or in parts (cpq/documents/parts.py), and its page numbers."""
 
-    def __init__(self, doc: QuoteDocument, brand: Brand, templates_dir: str | Path):
+    def __init__(self, doc: QuoteDocument, brand: Brand, templates_dir: str | Path, as_ledger: bool = False):
+        """`as_ledger` prints the lines as a ledger of monospace lines instead of a table (long quotes)."""
         self.doc, self.brand, self.templates_dir = doc, brand, templates_dir
         language = doc.options.language
         self.env = environment(templates_dir, language)
@@ -170,22 +198,27 @@ class DocumentPages:
         fmt = formatting.Formatter(locale, doc.currency)
         issued = doc.document_hash is not None
         watermark = None if doc.state in ISSUED_STATES else doc.state
-        figures: list[Figures] = []
+        gettext = translations.gettext
 
         def state_label(state: str) -> str:
-            return translations.gettext(STATE_LABELS.get(state, state))
+            return gettext(STATE_LABELS.get(state, state))
 
         def country_name(code: str) -> str:
             return locale.territories.get(code.upper(), code)
 
-        def figures_for(labels: dict[str, str]) -> Figures:
-            if not figures:  # the same columns in every part; every row is formatted once
-                figures.append(Figures(doc, fmt, labels))
-            return figures[0]
+        # the column labels of the lines (table or ledger); the figure columns are the same in every part
+        self.labels = {"position": gettext("Pos."), "description": gettext("Description"), "quantity": gettext("Qty"),
+                       "unit_list": gettext("Unit list price"), "discount": gettext("Discount"),
+                       "unit_net": gettext("Unit price") if doc.options.hide_discounts else gettext("Net unit price"),
+                       "amount": f"{gettext('Net amount')} ({doc.currency})"}
+        self.figures = Figures(doc, fmt, self.labels)
+        self.ledger = ledger.Ledger(doc, self.figures, self.labels, _ledger_description(gettext),
+                                    lambda group: gettext("Subtotal %(group)s") % {"group": group}) if as_ledger else None
 
         self.context = dict(
             doc=doc, brand=brand, fmt=fmt, lang=language, html_lang=HTML_LANG[language],
-            state_label=state_label, country_name=country_name, figures_for=figures_for,
+            state_label=state_label, country_name=country_name, labels=self.labels, figures=self.figures,
+            ledger=self.ledger,
             issued=issued, watermark=watermark,
             qr=qr_svg(doc.verify_url, brand.colors["text"]) if issued and doc.verify_url else None,
             footer=brand.footer_for(language), legal=brand.legal_for(language))
@@ -204,20 +237,47 @@ class DocumentPages:
                 f"</style></head><body>{'<div></div>' * count}</body></html>")
 
 
-def render_html(doc: QuoteDocument, brand: Brand, templates_dir: str | Path) -> str:
-    """The document as HTML; every text from the database is autoescaped by the template."""
-    return DocumentPages(doc, brand, templates_dir).html()
+def render_html(doc: QuoteDocument, brand: Brand, templates_dir: str | Path, as_ledger: bool = False) -> str:
+    """The document as HTML; every text from the database is autoescaped by the template (or, in a
+    ledger, escaped by cpq/documents/ledger.py)."""
+    return DocumentPages(doc, brand, templates_dir, as_ledger).html()
 
 
-def _layout(html: str, templates_dir: str | Path):
-    from weasyprint import HTML
+_fonts_lock = threading.Lock()
+_shared_fonts = None  # the renderers' font configuration: made warm once here, inherited by every fork
+_thread_fonts = threading.local()
+
+
+def font_configuration(shared: bool):
+    """A WeasyPrint font configuration (fontconfig set-up and the Pango font map with its caches).
+
+    Making one loads the fontconfig configuration and starts with cold font caches: 0.1–0.2 s of a
+    1-page quote. So it is made once: `shared` is the one that `warm_up` warms and that forked
+    renderers inherit (one thread each); in-process rendering (`PDF_ISOLATE` off) uses one per
+    thread, as Pango's font map is not safe to share between threads.
+    """
+    global _shared_fonts
     from weasyprint.text.fonts import FontConfiguration
+
+    if shared:
+        with _fonts_lock:
+            if _shared_fonts is None:
+                _shared_fonts = FontConfiguration()
+            return _shared_fonts
+    config = getattr(_thread_fonts, "config", None)
+    if config is None:
+        config = _thread_fonts.config = FontConfiguration()
+    return config
+
+
+def _layout(html: str, templates_dir: str | Path, shared_fonts: bool = True):
+    from weasyprint import HTML
 
     from cpq.documents.fetcher import TemplateFetcher
 
     root = Path(os.path.realpath(templates_dir))
     return HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=TemplateFetcher(root)).render(
-        font_config=FontConfiguration())
+        font_config=font_configuration(shared_fonts))
 
 
 def _check_pages(pages: int, max_pages: int) -> None:
@@ -226,8 +286,8 @@ def _check_pages(pages: int, max_pages: int) -> None:
                                pages=pages, max_pages=max_pages)
 
 
-def _layout_and_write(html: str, templates_dir: Path, max_pages: int) -> bytes:
-    document = _layout(html, templates_dir)
+def _layout_and_write(html: str, templates_dir: Path, max_pages: int, shared_fonts: bool = True) -> bytes:
+    document = _layout(html, templates_dir, shared_fonts)
     _check_pages(len(document.pages), max_pages)
     return document.write_pdf()
 
@@ -259,28 +319,67 @@ def join_pdfs(pdfs: list[bytes]) -> bytes:
 
 
 _warm_lock = threading.Lock()
-_warm = False
+_warm: set[str] = set()
 WARM_UP_HTML = """<html><body style="font-family: {fonts}">
 <p>Quote 0123456789 <b>Total</b> <span style="font-weight: 600">Net</span> <span style="font-weight: 500">x</span>
 <i>note</i> 报价单 合计 <span style="font-family: 'DejaVu Sans Mono'">0f1e</span></p>
 <svg width="10" height="10"><path d="M0 0h10v10z"/></svg></body></html>"""
+_SAMPLE_ITEM = {"sku": "SAMPLE-1", "name": "Sample 报价", "role": "product", "quantity": 2, "list": "20.00",
+                "net": "18.00", "total": "18.00", "charge": "one_time", "term_months": None, "waterfall": []}
+SAMPLE_PRICED = {  # one bundle in a group with a recurring option: every style of the template is used
+    "ruleset_version": "0" * 64, "term_months": 12,
+    "lines": [{"id": "1", "product": "SAMPLE-1", "name": "Sample 报价", "quantity": 2, "group": "Sample",
+               "total": "30.00", "items": [_SAMPLE_ITEM, {**_SAMPLE_ITEM, "sku": "SAMPLE-2", "role": "option",
+                                                          "charge": "monthly", "term_months": 12, "total": "12.00"}]}],
+    "totals": {"list": "40.00", "one_time": "18.00", "mrr": "1.00", "arr": "12.00", "net": "30.00", "by_group": {},
+               "tax": [{"rate": "standard", "percent": "10%", "base": "30.00", "tax": "3.00"}], "tax_total": "3.00",
+               "grand_total": "33.00", "discount_percent": "25%"}}
 
 
-def warm_up() -> None:
+def _sample_document(language: str) -> QuoteDocument:
+    from datetime import date
+
+    from cpq.documents import content
+
+    party = content.Party(name="Sample 报价", address="1 Sample Street", tax_id="X-1", country="US")
+    return content.build_document(
+        number="Q-0000-000000", revision=1, state="sent", currency="USD", issue_date=date(2026, 1, 1),
+        valid_until=date(2026, 1, 31), payment_terms="Net 30", delivery_terms="DAP",
+        owner=content.Contact("Sample", "sample@example.com"), seller=party, buyer=party, priced=SAMPLE_PRICED,
+        ruleset_version="0" * 64, document_hash="0" * 64, verify_url="https://cpq.example/verify/" + "0" * 64,
+        accepted=None, options=content.DocumentOptions(language=language))
+
+
+def warm_up(templates_dir: str | Path | None = None) -> None:
     """Load WeasyPrint and the document fonts once in this process, so that forked renderers start warm.
 
-    A child's caches die with it: without this, every isolated rendering would pay for opening and
-    parsing the fonts again (about half a second).
+    A child's caches die with it: without this, every isolated rendering would pay for loading the
+    fonts and filling the font caches again. With `templates_dir`, a sample quote is rendered in
+    each language, as a table and as a ledger, so that the fonts of every style the template uses
+    (families, weights, sizes) are loaded and cached in the shared font configuration.
     """
-    global _warm
-    with _warm_lock:
-        if _warm:
-            return
-        from weasyprint import HTML
+    from weasyprint import HTML
 
-        for fonts in sorted(set(FONTS.values())):
-            HTML(string=WARM_UP_HTML.format(fonts=fonts.replace('"', "'"))).write_pdf()
-        _warm = True
+    from cpq.documents.brands import load_brand
+
+    with _warm_lock:
+        fonts = font_configuration(shared=True)
+        if "fonts" not in _warm:
+            for stack in sorted(set(FONTS.values())):
+                HTML(string=WARM_UP_HTML.format(fonts=stack.replace('"', "'"))).write_pdf(font_config=fonts)
+            _warm.add("fonts")
+        key = os.path.realpath(templates_dir) if templates_dir is not None else None
+        if key is None or key in _warm:
+            return
+        _warm.add(key)
+        try:
+            brand = load_brand(templates_dir)
+            for language in FONTS:
+                for as_ledger in (False, True):
+                    html = DocumentPages(_sample_document(language), brand, templates_dir, as_ledger).html()
+                    _layout(html, templates_dir).write_pdf()
+        except Exception:  # noqa: BLE001 - warming is an optimisation; the real rendering reports its errors
+            log.warning("warming the document renderer up failed", exc_info=True)
 
 
 def _report(conn, work) -> None:
@@ -358,13 +457,13 @@ def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: f
     """Lay out and write `html` in a forked child; kill it after `seconds` (RenderTimeout)."""
     if not isolate or "fork" not in multiprocessing.get_all_start_methods():
         try:
-            return _layout_and_write(html, Path(templates_dir), max_pages)
+            return _layout_and_write(html, Path(templates_dir), max_pages, shared_fonts=False)
         except CPQError:
             raise
         except Exception as exc:
             log.exception("document rendering failed")
             raise RenderFailed(f"the renderer failed ({type(exc).__name__}); the error is logged") from None
-    warm_up()
+    warm_up(templates_dir)
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
     process = _start(context, _render_child, (html, str(templates_dir), max_pages, writer), "cpq-pdf")
@@ -385,7 +484,7 @@ def run_parallel(pages: DocumentPages, document_parts: tuple[Part, ...], limits:
     each child is sent the HTML of its page numbers (first page, total), writes its PDF with the
     numbers stamped in the footer and sends it. All of it within one time limit.
     """
-    warm_up()
+    warm_up(pages.templates_dir)
     context = multiprocessing.get_context("fork")
     started = time.monotonic()
     deadline = started + limits.seconds
@@ -423,11 +522,11 @@ def render_pdf(doc: QuoteDocument, brand: Brand, templates_dir: str | Path,
         raise DocumentTooLarge(f"the document has {doc.row_count} table rows; at most {limits.max_rows} are "
                                "rendered (leave out the waterfall appendix or split the quote)",
                                rows=doc.row_count, max_rows=limits.max_rows)
-    document_parts = parts.split(doc, limits.parts_for(doc.row_count))
-    if "fork" not in multiprocessing.get_all_start_methods():
-        document_parts = (parts.whole(doc),)
+    count = limits.parts_for(doc.row_count) if "fork" in multiprocessing.get_all_start_methods() else 1
     try:
-        pages = DocumentPages(doc, brand, templates_dir)
+        pages = DocumentPages(doc, brand, templates_dir, limits.ledger_for(doc.row_count))
+        # a ledger is cut between its pages (no gap), a table between lines
+        document_parts = pages.ledger.split(count) if pages.ledger else parts.split(doc, count)
         html = pages.html() if len(document_parts) == 1 else None  # parts: each renderer renders its own
     except CPQError:
         raise

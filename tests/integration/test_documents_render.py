@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import re
+from decimal import Decimal
 
 import pypdf
 import pytest
@@ -36,11 +37,16 @@ def quote(sales, lines) -> str:
     return created.json["number"]
 
 
+def long_lines(count=60):
+    """`count` server lines of six rows each (head, base unit, four options) in two groups."""
+    return [{**SERVER, "id": str(n), "quantity": 1 + n % 3, "group": "Compute" if n <= 40 else "Spares"}
+            for n in range(1, count + 1)]
+
+
 @pytest.mark.parametrize("parallel_rows", [None, 100], ids=["one renderer", "two parts in parallel"])
 def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_line(sales, parallel_rows, caplog):
-    lines = [{**SERVER, "id": str(n), "quantity": 1 + n % 3, "group": "Compute" if n <= 40 else "Spares"}
-             for n in range(1, 61)]
-    number = quote(sales, lines)
+    number = quote(sales, long_lines())
+    sales.app.config["PDF_LEDGER_ROWS"] = 10_000  # the table layout (360 rows would print as a ledger)
     if parallel_rows:  # 60 lines of 6 rows: laid out as two parts, pages numbered over the whole
         sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
     caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
@@ -66,6 +72,45 @@ def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_
     for once in ("Subtotal Compute", "Subtotal Spares", "Grand total", "Document hash", "Your contact"):
         assert document.count(once) == 1, once
     assert "Your contact" in texts[0] and "Grand total" in texts[-1]
+
+
+@pytest.mark.parametrize("parallel_rows", [None, 100], ids=["one renderer", "two parts in parallel"])
+def test_a_long_quote_prints_as_a_ledger_with_every_line_its_amounts_the_stored_totals_and_headers(
+        sales, parallel_rows, caplog):
+    from babel.numbers import format_currency
+
+    created = sales("POST", "/api/v1/quotes", json={"account_id": "GLOBEX", "lines": long_lines()})
+    number, priced = created.json["number"], created.json["priced"]
+    sales.app.config["PDF_LEDGER_ROWS"] = 100  # 360 rows: a ledger
+    if parallel_rows:
+        sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
+    caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
+    response = sales("GET", f"/api/v1/quotes/{number}.pdf")
+    assert response.status_code == 200, response.json
+    assert ("rendered 2 parts" in caplog.text) == bool(parallel_rows and (os.cpu_count() or 1) > 1)
+    texts = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages]
+    total = len(texts)
+    for page, text in enumerate(texts, 1):
+        assert f"Page {page} of {total}" in text and f"Quote {number} · Revision 1" in text
+    assert "Your contact" in texts[0] and "Base unit" not in texts[0], "the title page comes first"
+    ledger_pages = [t for t in texts if "Base unit" in t]
+    assert len(ledger_pages) >= 2
+    for text in ledger_pages:
+        assert re.search(r"POS\.\s+DESCRIPTION\s+QTY\s+UNIT LIST PRICE\s+DISCOUNT\s+NET UNIT PRICE", text), \
+            "the column headers head every page of the ledger"
+        assert text.count("Base unit") == text.count("PSU-800W") == text.count("CPU-16C"), "a line is never split"
+    money = lambda amount: format_currency(amount, "USD", format="#,##0.00", locale="en_US")  # noqa: E731
+    document = "\n".join(texts)
+    heads = re.findall(r"^(\d+)\s+Rack server 2U SRV-2U\s+(\d+)\s.*?([\d,]+\.\d\d)$", document, re.MULTILINE)
+    assert [int(p) for p, _, _ in heads] == list(range(1, 61)), "every line once, in order"
+    for (_, quantity, amount), line in zip(heads, priced["lines"], strict=True):
+        assert (int(quantity), amount) == (line["quantity"], money(line["total"])), "the stored line amounts"
+    for group in ("Compute", "Spares"):
+        subtotal = sum(Decimal(line["total"]) for line in priced["lines"] if line["group"] == group)
+        assert re.search(rf"Subtotal {group}\s+{re.escape(money(subtotal))}$", document, re.MULTILINE), group
+    grand_total = format_currency(priced["totals"]["grand_total"], "USD", locale="en_US")
+    assert "Grand total" in texts[-1] and grand_total in texts[-1]
+    assert sum(t.count("Base unit") for t in texts) == 60
 
 
 def test_a_document_over_the_row_limit_is_refused_before_rendering(sales):
