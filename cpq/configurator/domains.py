@@ -27,7 +27,8 @@ from cpq.configurator.model import Assumptions, ClauseIndex, CompiledProduct, So
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
-CHUNK_BELOW = 8  # once a model proves fewer new values than this, ask for the unproven ones together
+CHUNK_BELOW = 8
+EXACT_UP_TO = 2  # a cached solution differing from the fixed values on this few boundary options is checked clause by clause  # once a model proves fewer new values than this, ask for the unproven ones together
 
 
 @dataclass
@@ -142,7 +143,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 forced_false |= 1 << i
     index = model.clause_index()
     boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
-    if not cover.consistent and not (boundary is not None and _completes(model.solutions, *boundary)):
+    if not cover.consistent and not (boundary is not None and _completes(model.solutions, *boundary[:2])):
         calls += 1
         if not solver.solve(assumptions=base):
             return DomainResult(False, {}, {}, calls)
@@ -158,18 +159,17 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     blocked_false |= need_false & memo.root_false
     need_true &= ~memo.root_true
     need_false &= ~memo.root_false
-    for lit, proofs in memo.by_literal.items():
-        i = abs(lit) - first
-        pending = need_true if lit > 0 else need_false
-        if (pending >> i) & 1 and any(because <= made for because in proofs):
-            if lit > 0:
-                need_true &= ~(1 << i)
-                blocked_true |= 1 << i
-            else:
-                need_false &= ~(1 << i)
-                blocked_false |= 1 << i
+    for i in _bits(need_true & memo.some_true):
+        if any(because <= made for because in memo.by_literal[first + i]):
+            need_true &= ~(1 << i)
+            blocked_true |= 1 << i
+    for i in _bits(need_false & memo.some_false):
+        if any(because <= made for because in memo.by_literal[-(first + i)]):
+            need_false &= ~(1 << i)
+            blocked_false |= 1 << i
     if boundary is not None and need_true | need_false:  # solutions that break choices can still prove values
-        witnessed_true, witnessed_false = _completion_witnesses(model.solutions, *boundary, need_true, need_false)
+        witnessed_true, witnessed_false = _completion_witnesses(index, model.solutions, boundary,
+                                                                forced_true | forced_false, first, need_true, need_false)
         need_true &= ~witnessed_true
         need_false &= ~witnessed_false
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
@@ -180,14 +180,22 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     if memo.size > MAX_MEMO:
         model.blocked_memo.pop(assumptions.context, None)
     finder = ReasonFinder(model, assumptions) if reasons else None
-    # An option that is open both ways, with no quantity range to report, is the same answer at
-    # every step: its OptionDomain is shared (read-only); the others are built afresh.
-    plain, ranged = _plain_domains(model)
-    special = blocked_true | blocked_false | cover.pos | cover.neg | (ranged if quantities else 0)
+    # An answer without reasons, quantity range or filter is the same at every step it occurs: its
+    # OptionDomain is shared (read-only) — those open both ways from one dict, the others made
+    # once on first use; answers with any of those are built afresh.
+    plain, ranged, shared = _plain_domains(model)
+    ranged_now = ranged if quantities else 0
+    special = blocked_true | blocked_false | cover.pos | cover.neg | ranged_now
     result: dict[str, OptionDomain] = dict(plain)
     for i in _bits(special):
         o = option_ids[i]
         selectable, removable = not (blocked_true >> i) & 1, not (blocked_false >> i) & 1
+        if not (ranged_now >> i) & 1 and (selectable or o not in hidden):
+            key = (o, selectable, removable, (cover.pos >> i) & 1, (cover.neg >> i) & 1)
+            dom = shared.get(key)
+            if dom is not None and (finder is None or dom.state not in ("blocked", "required")):
+                result[o] = dom
+                continue
         if (cover.pos >> i) & 1:
             state = "selected"
         elif (cover.neg >> i) & 1:
@@ -205,6 +213,8 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 dom.reasons.append(reason)
         dom.hidden = o in hidden and not selectable
         result[o] = dom
+        if not (dom.reasons or dom.hidden or (ranged_now >> i) & 1):
+            shared[(o, selectable, removable, (cover.pos >> i) & 1, (cover.neg >> i) & 1)] = dom
     components: dict[str, tuple[int, int]] = {}
     if quantities:
         for i in _bits(ranged):
@@ -286,7 +296,7 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     return blocked_true, blocked_false, calls
 
 
-def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_true: int) -> tuple[int, int]:
+def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_true: int) -> tuple[int, int, set[int]]:
     """The options a completion of the propagated values must agree with, and their values (masks).
 
     `implied`: the literals unit propagation fixed under the choices (`assigned` their options,
@@ -307,7 +317,7 @@ def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_tr
     for k in unsatisfied:
         boundary |= members[k]
     boundary &= assigned
-    return boundary, boundary & assigned_true
+    return boundary, boundary & assigned_true, unsatisfied
 
 
 def _completes(solutions: list[Solution], boundary: int, agree: int) -> bool:
@@ -315,31 +325,55 @@ def _completes(solutions: list[Solution], boundary: int, agree: int) -> bool:
     return any(s.chosen & boundary == agree for s in reversed(solutions))
 
 
-def _completion_witnesses(solutions: list[Solution], boundary: int, agree: int, need_true: int,
-                          need_false: int) -> tuple[int, int]:
+def _completion_witnesses(index: ClauseIndex, solutions: list[Solution], boundary: tuple[int, int, set[int]],
+                          assigned: int, first: int, need_true: int, need_false: int) -> tuple[int, int]:
     """Values proven possible by cached solutions that complete the propagated values (see `_boundary`).
 
     Such a solution need not fit the choices: it may contradict them where no open clause links
     them to open options, which is what lets the witnesses of one part of a feature model survive
-    a choice in another part. Returns (options proven choosable, options proven removable).
+    a choice in another part. A solution that differs from the fixed values on at most
+    EXACT_UP_TO boundary options is then checked clause by clause: it still completes them if each
+    open clause it satisfies only through such an option has a literal it makes true on an open
+    option. Returns (options proven choosable, options proven removable).
     """
+    bound, agree, unsatisfied = boundary
     want_true, want_false = need_true, need_false
+    near: list[tuple[Solution, int]] = []
     for s in reversed(solutions):  # the newest first: they follow the latest choices
-        if s.chosen & boundary == agree:
+        differ = (s.chosen ^ agree) & bound
+        if not differ:
             want_true &= ~s.chosen
             want_false &= s.chosen
+            if not want_true | want_false:
+                return need_true, need_false
+        elif differ.bit_count() <= EXACT_UP_TO:
+            near.append((s, differ))
+    with_literal, positive, members = index.with_literal, index.positive, index.options
+    free = ~assigned
+    empty: frozenset[int] = frozenset()
+    for s, differ in near:
+        chosen = s.chosen
+        if not (want_true & chosen or want_false & ~chosen):
+            continue  # proves nothing new
+        if all(((positive[k] & chosen) | (members[k] & ~positive[k] & ~chosen)) & free
+               for d in _bits(differ)
+               for k in with_literal.get(first + d if (chosen >> d) & 1 else -(first + d), empty)  # its literal on d
+               if k in unsatisfied):
+            want_true &= ~chosen
+            want_false &= chosen
             if not want_true | want_false:
                 break
     return need_true & ~want_true, need_false & ~want_false
 
 
-def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int]:
-    """Each option's "selectable either way" answer, and the mask of options with a quantity range."""
+def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int, dict[tuple, OptionDomain]]:
+    """Each option's "selectable either way" answer, the mask of options with a quantity range, and
+    the other shared answers made so far (see compute_domains)."""
     cached = model.plain_domains
     if cached is None:
         plain = {o: OptionDomain(o, model.feature_of[o].id, "selectable", True, True) for o in model.option_ids}
         ranged = sum(1 << i for i, o in enumerate(model.option_ids) if model.qty[o].bits)
-        cached = model.plain_domains = (plain, ranged)
+        cached = model.plain_domains = (plain, ranged, {})
     return cached
 
 
@@ -350,6 +384,8 @@ class _Memo:
         self.root_true = 0  # options that can never be chosen (in this context)
         self.root_false = 0  # options that can never be left out
         self.by_literal: dict[int, list[frozenset]] = {}
+        self.some_true = 0  # options with a proof in by_literal that they cannot be chosen
+        self.some_false = 0  # … that they cannot be left out
         self.size = 0
 
     def add(self, lit: int, first: int, because: frozenset) -> None:
@@ -360,6 +396,10 @@ class _Memo:
                 self.root_false |= 1 << (-lit - first)
         else:
             self.by_literal.setdefault(lit, []).append(because)
+            if lit > 0:
+                self.some_true |= 1 << (lit - first)
+            else:
+                self.some_false |= 1 << (-lit - first)
             self.size += 1
 
 

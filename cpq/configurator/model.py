@@ -69,6 +69,7 @@ class ClauseIndex:
 
     with_literal: dict[int, frozenset[int]]  # literal → the clauses it occurs in
     options: tuple[int, ...]  # clause → bit mask of its options
+    positive: tuple[int, ...]  # clause → bit mask of its options that occur as positive literals
 
 
 @dataclass
@@ -371,6 +372,7 @@ class CompiledProduct:
         first, n, true = self.first_option_var, len(self.option_ids), cnf.TRUE
         with_literal: dict[int, set[int]] = {}
         options: list[int] = []
+        positive: list[int] = []
         index: ClauseIndex | None = None
         for clause in (*cnf.hard, *(c for _, c in self.bodies)):
             if true in clause:
@@ -381,10 +383,11 @@ class CompiledProduct:
             if len(literals) > 2:  # two-literal clauses never link a fixed option to an open one
                 k = len(options)
                 options.append(sum(1 << (abs(lit) - first) for lit in literals))
+                positive.append(sum(1 << (lit - first) for lit in literals if lit > 0))
                 for lit in literals:
                     with_literal.setdefault(lit, set()).add(k)
         else:
-            index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options))
+            index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options), tuple(positive))
         self._clause_index = (len(cnf.hard), index)
         return index
 
