@@ -408,3 +408,24 @@ def test_a_loaded_ruleset_keeps_no_yaml_nodes_alive(write_files):
     _, ruleset = load(write_files, {"rules/servers.yaml": PRODUCT, "pricebooks/list.yaml": BOOK})
     assert ruleset.options["SSD-1"].quantity.max == 4  # integer scalars go through PyYAML's constructor
     assert not [o for o in gc.get_objects() if isinstance(o, yaml.Node)]
+
+
+def test_a_large_load_is_frozen_and_still_freed_when_dropped(write_files, monkeypatch):
+    """A large Ruleset is kept out of the collector's walks (gc.freeze); dropping it must still free it."""
+    import gc
+    import weakref
+
+    from cpq.ruleset import loader
+
+    monkeypatch.setattr(loader, "LARGE_INPUT", 0)  # every load counts as large
+    base = write_files({"rules/servers.yaml": PRODUCT, "pricebooks/list.yaml": BOOK})
+    try:
+        ruleset = load_ruleset([base])
+        assert gc.get_freeze_count() > 0
+        frozen, held = gc.get_freeze_count(), weakref.ref(ruleset)
+        loader._CACHE.clear()
+        del ruleset
+        assert held() is None  # freed by reference counting: a Ruleset holds no reference cycles
+        assert gc.get_freeze_count() < frozen
+    finally:
+        gc.unfreeze()
