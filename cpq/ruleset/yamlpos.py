@@ -64,9 +64,12 @@ def _mark(node) -> Pos:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _scalar(node: ScalarNode):
     tag = node.tag
-    if tag == "tag:yaml.org,2002:str":
+    if tag == _STR:
         return node.value  # what SafeConstructor makes of a str scalar, without its bookkeeping
     if tag == "tag:yaml.org,2002:float":
         try:
@@ -104,18 +107,28 @@ def build(node, duplicates: list[DuplicateKey]):
     if isinstance(node, MappingNode):
         out = PosDict()
         out.pos = _mark(node)
-        out.key_pos, out.value_pos, out.value_style = {}, {}, {}
+        out.key_pos, out.value_pos, out.value_style = key_pos, value_pos, value_style = {}, {}, {}
         for key_node, value_node in node.value:
-            key = build(key_node, duplicates)
-            if not isinstance(key, str | int | bool | Decimal):
-                key = str(key)
-            if key in out.key_pos:
-                duplicates.append(DuplicateKey(str(key), _mark(key_node), out.key_pos[key]))
+            # plain text keys and values (most of a file) are read here, as _scalar reads them
+            if key_node.__class__ is ScalarNode and key_node.tag == _STR:
+                key = key_node.value
+            else:
+                key = build(key_node, duplicates)
+                if not isinstance(key, str | int | bool | Decimal):
+                    key = str(key)
+            mark = key_node.start_mark
+            if key in key_pos:
+                duplicates.append(DuplicateKey(str(key), (mark.line + 1, mark.column + 1), key_pos[key]))
                 continue
-            out[key] = build(value_node, duplicates)
-            out.key_pos[key] = _mark(key_node)
-            out.value_pos[key] = _mark(value_node)
-            out.value_style[key] = getattr(value_node, "style", None)
+            if value_node.__class__ is ScalarNode:
+                out[key] = value_node.value if value_node.tag == _STR else _scalar(value_node)
+                value_style[key] = value_node.style
+            else:
+                out[key] = build(value_node, duplicates)
+                value_style[key] = getattr(value_node, "style", None)
+            key_pos[key] = (mark.line + 1, mark.column + 1)
+            mark = value_node.start_mark
+            value_pos[key] = (mark.line + 1, mark.column + 1)
         return out
     raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
