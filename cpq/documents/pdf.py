@@ -10,6 +10,7 @@ answer (`document_too_large`, `render_timeout`, `render_failed`).
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import multiprocessing
@@ -384,6 +385,9 @@ def warm_up(templates_dir: str | Path | None = None) -> None:
 
 def _report(conn, work) -> None:
     """Run `work` in a renderer process; send its failure back like every other answer."""
+    # The child shares the parent's memory until it writes to it. A full garbage collection would
+    # walk (and so copy) every object the service holds; frozen, it only walks the renderer's own.
+    gc.freeze()
     try:
         work()
     except CPQError as exc:
