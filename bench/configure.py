@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/configure.py [--models clib-renault,br4cp-medium,automotive01,linux]
         [--bench-dir ../shared/bench] [--walks 3] [--steps 40] [--sales 60] [--baseline-steps 15]
-        [--scale 1,2,5,10] [--reasons] [--per-value-tail]
+        [--scale 1,2,5,10] [--reasons] [--per-value-tail] [--fitting-only]
 
 Each model is imported with `cpq.importers` into a temporary folder, loaded by the real loader
 and compiled by the configurator. Workloads: BR4CP medium replays sold configurations (each
@@ -16,6 +16,10 @@ blocked options are not part of the timed domain computation (`--reasons` times 
 Printed: load and compile time, first step, mean / p95 / max per step, SAT calls per step, and
 disagreements between the two methods (must be 0). `--scale 1,2,5,10` runs each DIMACS model
 also as 2, 5, 10 disjoint renamed copies of itself, to show how the cost grows with model size.
+`--per-value-tail` / `--fitting-only` also time every state on a twin model (compiled and seeded
+the same way) that never asks unproven values together / whose cached solutions prove values
+only when they fit every choice (no completion witnesses: the engine before them), so that the
+effect of each shows in one run, on the same states, under the same load.
 """
 
 from __future__ import annotations
@@ -155,10 +159,15 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
     reason_times = []
     failures = 0
     twin = None
+    twin_settings = {}
     if args.per_value_tail:  # the same states on a twin model that never asks unproven values together
+        twin_settings["CHUNK_BELOW"] = 0
+    if args.fitting_only:  # … whose cached solutions must fit every choice
+        twin_settings["COMPLETION_WITNESSES"] = False
+    if twin_settings:
         twin = CompiledProduct(ruleset, product)
         twin.warm_up()
-    twin_cpu, twin_calls = [], []
+    twin_times, twin_cpu, twin_calls = [], [], []
 
     def timed_step(made: list[Choice]):
         assumptions = assumptions_for(model, made, {})
@@ -170,12 +179,16 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
         calls.append(result.sat_calls)
         if twin is not None:
             twin_assumptions = assumptions_for(twin, made, {})
-            chunk_below, domains.CHUNK_BELOW = domains.CHUNK_BELOW, 0
-            start_cpu = time.process_time()
+            saved = {name: getattr(domains, name) for name in twin_settings}
+            for name, value in twin_settings.items():
+                setattr(domains, name, value)
+            start, start_cpu = time.perf_counter(), time.process_time()
             with twin.lock:
                 twin_calls.append(compute_domains(twin, twin_assumptions, reasons=False, quantities=False).sat_calls)
+            twin_times.append(time.perf_counter() - start)
             twin_cpu.append(time.process_time() - start_cpu)
-            domains.CHUNK_BELOW = chunk_below
+            for name, value in saved.items():
+                setattr(domains, name, value)
         return result
 
     if workload == "sales":
@@ -213,7 +226,12 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
     print(summary("engine", times, calls))
     print(summary("  (CPU)", cpu))
     if twin is not None:
-        print(summary("per-value tail (CPU)", twin_cpu, twin_calls))
+        label = " + ".join(name for name, on in (("per-value tail", args.per_value_tail), ("fitting only", args.fitting_only)) if on)
+        print(summary(label, twin_times, twin_calls))
+        print(summary("  (CPU)", twin_cpu))
+        engine_p95, twin_p95 = percentile(cpu[1:] or cpu, 0.95), percentile(twin_cpu[1:] or twin_cpu, 0.95)
+        engine_mean, twin_mean = statistics.mean(cpu[1:] or cpu), statistics.mean(twin_cpu[1:] or twin_cpu)
+        print(f"  {label} ÷ engine, CPU: mean {twin_mean / engine_mean:.2f}×   p95 {twin_p95 / engine_p95:.2f}×")
     if reason_times:
         print(summary("+reasons", reason_times))
     if workload == "sales":
@@ -253,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reasons", action="store_true", help="also time domains with reasons")
     parser.add_argument("--per-value-tail", action="store_true",
                         help="also time each state on a twin model that never asks unproven values together")
+    parser.add_argument("--fitting-only", action="store_true",
+                        help="also time each state on a twin model whose cached solutions prove values only when they fit every choice")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", default="1",
                         help="comma-separated copy counts, e.g. 1,2,5,10: DIMACS models made of that many disjoint copies")

@@ -5,6 +5,8 @@ an option reported blocked extends to none — and is computed with few SAT call
 
 1. unit propagation under the assumptions gives the options forced in or out, for free;
 2. every cached full solution consistent with the choices proves the values it holds possible;
+   in a model whose clauses mention options only, so does one that merely completes the
+   propagated values (see `_boundary`), even if it breaks choices elsewhere;
 3. each value still unproven gets one SAT call with it as an extra assumption, the solver's
    phases set to favour every unproven value, so one solution usually proves many at once;
    an UNSAT answer proves the value impossible;
@@ -28,6 +30,7 @@ from cpq.configurator.reasons import Reason, ReasonFinder, _key
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
 CHUNK_BELOW = 8
+COMPLETION_WITNESSES = True  # off only to measure the engine without them (bench/configure.py --fitting-only)
 EXACT_UP_TO = 2  # a cached solution differing from the fixed values on this few boundary options is checked clause by clause  # once a model proves fewer new values than this, ask for the unproven ones together
 
 
@@ -141,7 +144,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 forced_true |= 1 << i
             else:
                 forced_false |= 1 << i
-    index = model.clause_index()
+    index = model.clause_index() if COMPLETION_WITNESSES else None
     boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
     if not cover.consistent and not (boundary is not None and _completes(model.solutions, *boundary[:2])):
         calls += 1
