@@ -379,13 +379,14 @@ def _sample_document(language: str) -> QuoteDocument:
         accepted=None, options=content.DocumentOptions(language=language))
 
 
-def warm_up(templates_dir: str | Path | None = None) -> None:
+def warm_up(templates_dir: str | Path | None = None, language: str | None = None) -> None:
     """Load WeasyPrint and the document fonts once in this process, so that forked renderers start warm.
 
     A child's caches die with it: without this, every isolated rendering would pay for loading the
-    fonts and filling the font caches again. With `templates_dir`, a sample quote is rendered in
-    each language, as a table and as a ledger, so that the fonts of every style the template uses
-    (families, weights, sizes) are loaded and cached in the shared font configuration.
+    fonts and filling the font caches again. With `templates_dir`, a sample quote is rendered (in
+    `language`, else in every language; each once), as a table and as a ledger, so that the fonts
+    of every style the template uses (families, weights, sizes) are loaded and cached in the
+    shared font configuration.
     """
     from weasyprint import HTML
 
@@ -397,15 +398,16 @@ def warm_up(templates_dir: str | Path | None = None) -> None:
             for stack in sorted(set(FONTS.values())):
                 HTML(string=WARM_UP_HTML.format(fonts=stack.replace('"', "'"))).write_pdf(font_config=fonts)
             _warm.add("fonts")
-        key = os.path.realpath(templates_dir) if templates_dir is not None else None
-        if key is None or key in _warm:
+        if templates_dir is None:
             return
-        _warm.add(key)
+        languages = [x for x in ([language] if language else FONTS)
+                     if f"{os.path.realpath(templates_dir)} {x}" not in _warm]
+        _warm.update(f"{os.path.realpath(templates_dir)} {x}" for x in languages)
         try:
             brand = load_brand(templates_dir)
-            for language in FONTS:
+            for sample in languages:
                 for as_ledger in (False, True):
-                    html = DocumentPages(_sample_document(language), brand, templates_dir, as_ledger).html()
+                    html = DocumentPages(_sample_document(sample), brand, templates_dir, as_ledger).html()
                     _layout(html, templates_dir).write_pdf()
         except Exception:  # noqa: BLE001 - warming is an optimisation; the real rendering reports its errors
             log.warning("warming the document renderer up failed", exc_info=True)
@@ -485,7 +487,8 @@ def _stop(processes) -> None:
         conn.close()
 
 
-def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: float, isolate: bool = True) -> bytes:
+def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: float, isolate: bool = True,
+                language: str | None = None) -> bytes:
     """Lay out and write `html` in a forked child; kill it after `seconds` (RenderTimeout)."""
     if not isolate or "fork" not in multiprocessing.get_all_start_methods():
         try:
@@ -495,7 +498,7 @@ def run_limited(html: str, templates_dir: str | Path, max_pages: int, seconds: f
         except Exception as exc:
             log.exception("document rendering failed")
             raise RenderFailed(f"the renderer failed ({type(exc).__name__}); the error is logged") from None
-    warm_up(templates_dir)
+    warm_up(templates_dir, language)
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
     process = _start(context, _render_child, (html, str(templates_dir), max_pages, writer), "cpq-pdf")
@@ -516,7 +519,7 @@ def run_parallel(pages: DocumentPages, document_parts: tuple[Part, ...], limits:
     each child is sent the HTML of its page numbers (first page, total), writes its PDF with the
     numbers stamped in the footer and sends it. All of it within one time limit.
     """
-    warm_up(pages.templates_dir)
+    warm_up(pages.templates_dir, pages.doc.options.language)
     context = multiprocessing.get_context("fork")
     started = time.monotonic()
     deadline = started + limits.seconds
@@ -567,4 +570,4 @@ def render_pdf(doc: QuoteDocument, brand: Brand, templates_dir: str | Path,
         raise RenderFailed(f"the quote template failed ({type(exc).__name__}); the error is logged") from None
     if html is None:
         return run_parallel(pages, document_parts, limits)
-    return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate)
+    return run_limited(html, templates_dir, limits.max_pages, limits.seconds, limits.isolate, doc.options.language)
