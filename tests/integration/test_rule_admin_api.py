@@ -208,7 +208,7 @@ def test_rollback_returns_to_the_earlier_version_and_the_audit_says_who_did_what
 
 def test_an_effective_dated_publication_waits_for_its_time(admin):
     current = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files()}).json["version"]
-    at = datetime.now(UTC) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=5)  # checking the set takes 1-3 s on a loaded machine
     scheduled = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP),
                                                               "effective_at": at.isoformat()})
     assert scheduled.status_code == 201, scheduled.json
@@ -216,7 +216,8 @@ def test_an_effective_dated_publication_waits_for_its_time(admin):
     assert listing["active"]["version"] == current
     assert [s["version"] for s in listing["scheduled"]] == [scheduled.json["version"]]
     assert admin("GET", "/api/v1/catalog", who=None).headers["X-CPQ-Ruleset-Version"] == current
-    deadline = time.monotonic() + 10
+    assert datetime.now(UTC) < at, "the checks above ran after the effective time: lengthen the lead"
+    deadline = time.monotonic() + 15
     while datetime.now(UTC) < at and time.monotonic() < deadline:
         time.sleep(0.1)
     served = None
