@@ -71,8 +71,17 @@ run: install db
 	$(BIN)/cpq worker & worker=$$!; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
+# The whole suite: unit, golden and integration tests in two processes (pytest-xdist), then the
+# end-to-end tests alone (they time real servers and browsers). PYTEST_ARGS runs just what it names.
+TEST_PROCESSES ?= 2
 test: install-test
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@if [ -n "$(PYTEST_ARGS)" ]; then \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	else \
+	  $(BIN)/python -m pytest -n $(TEST_PROCESSES) tests/unit tests/golden tests/integration; rc=$$?; \
+	  $(BIN)/python -m pytest tests/e2e; e2e=$$?; \
+	  if [ $$rc -eq 0 ]; then rc=$$e2e; fi; \
+	fi; \
 	if [ $$rc -eq 5 ]; then echo "cpq: pytest collected no tests - that is a failure"; fi; exit $$rc
 
 lint: install-test
