@@ -1,17 +1,20 @@
-"""Quote PDF rendering times for 1, 100 and 1,000 lines, against a plain-HTML baseline in the same run.
+"""Quote PDF rendering times for 1, 100 and 1,000 lines, against baselines in the same run.
 
-    PYTHONPATH=. python bench/pdf.py [--runs 3] [--sizes 1,100,1000] [--items 2] [--baseline-templates DIR]
+    PYTHONPATH=. python bench/pdf.py [--runs 3] [--sizes 1,100,1000] [--items 2] [--no-table]
 
 A line is a product with one option (`--items 2`: a bundle of 2 priced items, printed as the bundle's
 head row, its base unit and its option), as in bench/price.py. "cpq" is what the service does for
 GET /api/v1/quotes/{id}.pdf from a stored revision: build the document, render the template, lay
-out and write the PDF in a forked renderer (fonts warmed once). "2 parts" is the same document
-laid out as two parts in two renderer processes at the same time, which the service does from 600
-table rows on while a core is idle (cpq/documents/parts.py). "plain" is WeasyPrint on the same cells as one bare HTML table: no stylesheet, no running
-header or footer, no page counter, no nesting. `--baseline-templates` also times another version of
-templates/ (e.g. an older commit's, `git archive COMMIT templates | tar -x -C /tmp/old`) in one
-process. Times are wall-clock medians; "cpu" adds the renderer processes' CPU time (a shared, busy
-machine stretches wall time). No database: pricing is not measured.
+out and write the PDF in a forked renderer (fonts warmed once) — from PDF_LEDGER_ROWS table rows on
+(300) the lines print as a ledger (cpq/documents/ledger.py). "2 parts" is the same document laid out
+as two parts in two renderer processes at the same time, which the service does from 600 table rows
+on (cpq/documents/parts.py). Baselines, same run: "table" is the same document with its lines as the
+table (the layout of every quote before the ledger; only where "cpq" is a ledger, `--no-table` skips
+it); "plain" is WeasyPrint on the same cells as one bare HTML table: no stylesheet, no running header
+or footer, no page counter, no nesting. Times are wall-clock medians; "cpu" adds the renderer
+processes' CPU time to the benchmark's own (a shared, busy machine stretches wall time; CPU time is
+the steadier figure). The load average is printed before and after. No database: pricing is not
+measured.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the median is printed")
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--items", type=int, default=2, help="priced items per line (product + options)")
-    parser.add_argument("--baseline-templates", type=Path, help="another templates/ folder to time (one process)")
+    parser.add_argument("--no-table", action="store_true", help="skip the table-layout baseline of ledger sizes")
     args = parser.parse_args()
 
     import pypdf
@@ -120,32 +123,46 @@ def main() -> None:
     from cpq.documents.pdf import RenderLimits, render_pdf, warm_up
 
     start = time.perf_counter()
-    warm_up()
-    print(f"warm-up (fonts, once per process): {time.perf_counter() - start:.2f} s; load average "
-          + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    warm_up(TEMPLATES)
+    print(f"warm-up (fonts and a sample quote per language, once per process): {time.perf_counter() - start:.2f} s; "
+          f"load average {_load()}")
     one = RenderLimits(seconds=600, parallel=1)
     two = RenderLimits(seconds=600, parallel=2)
-    base = args.baseline_templates
-    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'cpq':>8} {'cpu':>7} {'2 parts':>8} {'cpu':>7} {'plain':>8} "
-          f"{'cpq/plain':>9}" + (f" {'baseline':>9} {'cpu':>7} {'cpq/base':>8}" if base else ""))
+    table = RenderLimits(seconds=600, parallel=1, ledger_rows=10**9)
+    print(f"{'lines':>6} {'rows':>6} {'pages':>6} {'layout':>7} {'cpq':>8} {'cpu':>7} {'2 parts':>8} {'cpu':>7} "
+          f"{'table':>8} {'cpu':>7} {'pages':>6} {'plain':>8} {'cpq/table cpu':>14} {'cpq/plain':>9}")
     for size in (int(s) for s in args.sizes.split(",")):
         priced = priced_quote(size, args.items)
         doc, brand = document(priced)
+        ledger = one.ledger_for(doc.row_count)
         cpq_time, cpq_cpu, pdf = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, one), args.runs)
+        pages = _pages(pypdf, pdf)
         if two.parts_for(doc.row_count) > 1:
             two_time, two_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, two), args.runs)
             parts = f"{two_time:>7.2f}s {two_cpu:>6.1f}s"
         else:
             parts = f"{'—':>8} {'—':>7}"
+        if ledger and not args.no_table:
+            table_time, table_cpu, table_pdf = timed(
+                lambda doc=doc, brand=brand: render_pdf(doc, brand, TEMPLATES, table), args.runs)
+            tables = f"{table_time:>7.2f}s {table_cpu:>6.1f}s {_pages(pypdf, table_pdf):>6} "
+            ratio = f"{cpq_cpu / table_cpu:>13.2f}×"
+        else:
+            tables, ratio = f"{'—':>8} {'—':>7} {'—':>6} ", f"{'—':>14}"
         html = plain_html(priced)
         plain_time, _, _ = timed(lambda html=html: HTML(string=html).write_pdf(), args.runs)
-        pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
-        line = (f"{size:>6} {doc.row_count:>6} {pages:>6} {cpq_time:>7.2f}s {cpq_cpu:>6.1f}s {parts} "
-                f"{plain_time:>7.2f}s {cpq_time / plain_time:>8.2f}×")
-        if base:
-            base_time, base_cpu, _ = timed(lambda doc=doc, brand=brand: render_pdf(doc, brand, base, one), args.runs)
-            line += f" {base_time:>8.2f}s {base_cpu:>6.1f}s {cpq_time / base_time:>7.2f}×"
-        print(line, flush=True)
+        print(f"{size:>6} {doc.row_count:>6} {pages:>6} {'ledger' if ledger else 'table':>7} {cpq_time:>7.2f}s "
+              f"{cpq_cpu:>6.2f}s {parts} {tables}{plain_time:>7.2f}s {ratio} {cpq_time / plain_time:>8.2f}×",
+              flush=True)
+    print(f"load average {_load()}")
+
+
+def _pages(pypdf, pdf: bytes) -> int:
+    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":  # the renderer forks: keep module-level code free of work
