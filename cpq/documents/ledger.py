@@ -213,10 +213,10 @@ class Ledger:
             out += self._row_lines(row, "", "item")
         if subtotal:
             label, amount = subtotal
-            amount_width = self.figure_widths[-1]
-            for k, text in enumerate(wrap(label, self.width - self.position_width - amount_width - GAP)):
+            end = self.position_width + self.description_width + sum(self.figure_widths)  # under the amounts
+            for k, text in enumerate(wrap(label, end - self.position_width - self.figure_widths[-1])):
                 text = " " * self.position_width + text
-                out.append(LedgerLine(text + rpad(amount, self.width - cells(text)) if k == 0 else text, "subtotal"))
+                out.append(LedgerLine(text + rpad(amount, end - cells(text)) if k == 0 else text, "subtotal"))
         return out
 
     def blocks(self, part: Part) -> Iterable[list[LedgerLine]]:

@@ -114,6 +114,9 @@ def test_pages_hold_whole_quote_lines_with_a_groups_name_and_subtotal_beside_its
     kinds = [line.kind for page in pages for line in page.lines]
     assert kinds.count("head") == 150 and kinds.count("group") == 2 and kinds.count("subtotal") == 2
     assert kinds[kinds.index("group") + 1] == "head", "a group's name stays with its first line"
+    lines = all_lines(led)
+    assert {cells(x.text) for x in lines if x.kind == "subtotal"} == {cells(x.text) for x in lines if x.kind == "head"}, \
+        "a subtotal ends under the amounts"
 
 
 @pytest.mark.parametrize("paper", ["a4", "letter"])
