@@ -29,9 +29,9 @@ from cpq.configurator.model import Assumptions, ClauseIndex, CompiledProduct, So
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
-CHUNK_BELOW = 8
+CHUNK_BELOW = 8  # once a model proves fewer new values than this, ask for the unproven ones together
 COMPLETION_WITNESSES = True  # off only to measure the engine without them (bench/configure.py --fitting-only)
-EXACT_UP_TO = 2  # a cached solution differing from the fixed values on this few boundary options is checked clause by clause  # once a model proves fewer new values than this, ask for the unproven ones together
+EXACT_UP_TO = 2  # a cached solution off the fixed values on this few boundary options is checked clause by clause
 
 
 @dataclass
