@@ -165,3 +165,8 @@ def test_the_pages_cut_in_python_are_the_pages_weasyprint_prints(language):
     for page, text in zip(led.whole(), with_rows, strict=True):
         heads = [line.text.split()[0] for line in page.lines if line.kind == "head" and line.text[0] != " "]
         assert heads[0] in text and heads[-1] in text
+    if language == "zh":  # the CJK runs are real glyphs of an embedded CJK font, and extract as words
+        reader = pypdf.PdfReader(io.BytesIO(pdf))
+        fonts = {str(font["/BaseFont"]) for font in reader.pages[1]["/Resources"]["/Font"].values()}
+        assert any("Noto-Sans-CJK-SC" in f or "NotoSansCJKsc" in f for f in fonts), fonts
+        assert "机架式服务器型号 1" in with_rows[0] and "基本单元" in with_rows[0]
