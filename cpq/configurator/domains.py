@@ -146,7 +146,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 forced_false |= 1 << i
     index = model.clause_index() if COMPLETION_WITNESSES else None
     boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
-    if not cover.consistent and not (boundary is not None and _completes(model.solutions, *boundary[:2])):
+    if not cover.consistent and not (boundary is not None and _completes(index, model.solutions, *boundary[:2])):
         calls += 1
         if not solver.solve(assumptions=base):
             return DomainResult(False, {}, {}, calls)
@@ -323,9 +323,14 @@ def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_tr
     return boundary, boundary & assigned_true, unsatisfied
 
 
-def _completes(solutions: list[Solution], boundary: int, agree: int) -> bool:
-    """Whether some cached solution completes the propagated values (so the choices are consistent)."""
-    return any(s.chosen & boundary == agree for s in reversed(solutions))
+def _completes(index: ClauseIndex, solutions: list[Solution], boundary: int, agree: int) -> bool:
+    """Whether cached solutions complete the propagated values (so the choices are consistent).
+
+    No clause crosses two regions, so each region may take its open values from a different
+    solution: each needs one that agrees with the fixed values on its part of the boundary.
+    """
+    return all(any(s.chosen & boundary & region == agree & region for s in reversed(solutions))
+               for region in index.regions)
 
 
 def _completion_witnesses(index: ClauseIndex, solutions: list[Solution], boundary: tuple[int, int, set[int]],
@@ -337,9 +342,24 @@ def _completion_witnesses(index: ClauseIndex, solutions: list[Solution], boundar
     a choice in another part. A solution that differs from the fixed values on at most
     EXACT_UP_TO boundary options is then checked clause by clause: it still completes them if each
     open clause it satisfies only through such an option has a literal it makes true on an open
-    option. Returns (options proven choosable, options proven removable).
+    option. Where the model falls into parts that share no clause (`ClauseIndex.regions`), each
+    part is judged on its own part of the boundary. Returns (options proven choosable, options
+    proven removable).
     """
     bound, agree, unsatisfied = boundary
+    proved_true = proved_false = 0
+    for region in index.regions:  # no clause crosses two: each takes its witnesses where it finds them
+        if need_true & region or need_false & region:
+            more_true, more_false = _region_witnesses(index, solutions, bound & region, agree & region, unsatisfied,
+                                                      assigned, first, need_true & region, need_false & region)
+            proved_true |= more_true
+            proved_false |= more_false
+    return proved_true, proved_false
+
+
+def _region_witnesses(index: ClauseIndex, solutions: list[Solution], bound: int, agree: int, unsatisfied: set[int],
+                      assigned: int, first: int, need_true: int, need_false: int) -> tuple[int, int]:
+    """`_completion_witnesses` within one region (its part of the boundary)."""
     want_true, want_false = need_true, need_false
     near: list[tuple[Solution, int]] = []
     for s in reversed(solutions):  # the newest first: they follow the latest choices

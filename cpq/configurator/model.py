@@ -71,6 +71,8 @@ class ClauseIndex:
     with_literal: dict[int, frozenset[int]]  # literal → the clauses it occurs in
     options: tuple[int, ...]  # clause → bit mask of its options
     positive: tuple[int, ...]  # clause → bit mask of its options that occur as positive literals
+    regions: tuple[int, ...]  # option masks no clause crosses: each connected part of the model, the
+    #   options in no clause with another one, or (-1,) when the model is all one part
 
 
 @dataclass
@@ -375,12 +377,26 @@ class CompiledProduct:
         options: list[int] = []
         positive: list[int] = []
         index: ClauseIndex | None = None
+        parent = list(range(n))  # union-find over the options: which ones clauses connect
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
         for clause in (*cnf.hard, *(c for _, c in self.bodies)):
             if true in clause:
                 continue  # always satisfied
             literals = set(clause) - {-true}
             if any(not 0 <= abs(lit) - first < n for lit in literals):
                 break
+            members = [abs(lit) - first for lit in literals]
+            a = root(members[0]) if members else 0
+            for i in members[1:]:
+                b = root(i)
+                if a != b:
+                    parent[b] = a
             if len(literals) > 2:  # two-literal clauses never link a fixed option to an open one
                 k = len(options)
                 options.append(sum(1 << (abs(lit) - first) for lit in literals))
@@ -388,7 +404,15 @@ class CompiledProduct:
                 for lit in literals:
                     with_literal.setdefault(lit, set()).add(k)
         else:
-            index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options), tuple(positive))
+            parts: dict[int, int] = {}
+            for i in range(n):
+                r = root(i)
+                parts[r] = parts.get(r, 0) | 1 << i
+            connected = [mask for mask in parts.values() if mask & (mask - 1)]
+            alone = ((1 << n) - 1) & ~sum(connected)
+            regions = tuple(connected) + ((alone,) if alone else ()) if len(connected) > 1 else (-1,)
+            index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options),
+                                tuple(positive), regions)
         self._clause_index = (len(cnf.hard), index)
         return index
 

@@ -131,3 +131,14 @@ def test_a_solution_that_breaks_a_choice_elsewhere_still_proves_the_values_of_an
     for v in (1, 2, 3, 6):
         assert (result.options[options[v - 1]].selectable, result.options[options[v - 1]].removable) == (True, True)
     assert result.sat_calls == 0
+
+
+def test_a_contradiction_inside_one_part_is_found_though_the_other_part_has_witnesses():
+    # part one: 1 → 2 ∨ 3; part two: choosing 4 leaves no value for 5 and 6, which propagation does not see
+    model, options = compiled(6, [[-1, 2, 3], [-4, 5, 6], [-4, 5, -6], [-4, -5, 6], [-4, -5, -6]])
+    for chosen in (set(), {1, 2}):
+        remember_configuration(model, options, chosen)
+
+    result = domains_of(model, options, {4: True})
+
+    assert not result.consistent
