@@ -3,8 +3,8 @@
 Before the first publication the process answers from CPQ_RULES_DIR + CPQ_PRICEBOOKS_DIR (and
 stores those files as a version, so quotes priced with them can be re-priced later). After it, the
 active version is the one recorded in `ruleset_activations`; each process checks it with one small
-`select` every POLL_SECONDS — from a watcher thread, so an idle process keeps up too, and on the
-request that finds the check due. Versions that become active within PREFETCH_SECONDS are
+`select` every POLL_SECONDS — from a watcher thread in a serving process (so an idle one keeps
+up too, and no request waits for the query), else on the request that finds the check due. Versions that become active within PREFETCH_SECONDS are
 compiled in a background thread ahead of time, so a process switches without compiling.
 
 Each process reports itself in `ruleset_processes` (the version it serves, the versions it holds
@@ -107,13 +107,22 @@ class LiveRuleset:
         self.report()  # the publisher waits for every process to hold the new version: this one does
 
     def current(self) -> Ruleset | None:
-        """The Ruleset a request starting now is answered from (checks the database when due)."""
+        """The Ruleset a request starting now is answered from.
+
+        A watching process leaves the database to its watcher thread (no query on a request's
+        path); otherwise the request that finds the check due makes it.
+        """
         if os.getpid() != self._pid:  # forked after start: no threads, no locks held in this process
             self._pid, self._loading, self._compiling = os.getpid(), set(), {}
             self._check_lock, self._lock, self._report_lock = threading.Lock(), threading.Lock(), threading.Lock()
             self.process, self._reported, self._reported_at = _process_name(), None, float("-inf")
             if self.watching:
                 self._start_watcher()
+        if not self.watching:
+            self._check_when_due()
+        return self.ruleset
+
+    def _check_when_due(self) -> None:
         due = self.engine is not None and time.monotonic() - self._checked_at >= self.poll_seconds
         if due and self._check_lock.acquire(blocking=False):  # another thread is checking: use what is there
             try:
@@ -121,7 +130,6 @@ class LiveRuleset:
                 self.check()
             finally:
                 self._check_lock.release()
-        return self.ruleset
 
     def check(self) -> None:
         """Compare with the database; switch, or start compiling the active and upcoming versions."""
@@ -196,7 +204,7 @@ class LiveRuleset:
             while os.getpid() == pid and self.watching:
                 time.sleep(max(self.poll_seconds, 0.05))
                 try:
-                    self.current()
+                    self._check_when_due()
                 except Exception:  # never let the watcher die: log and keep polling
                     log.exception("ruleset check failed")
 

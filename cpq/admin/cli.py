@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -257,7 +257,7 @@ def register(main: click.Group) -> None:
         with engine.connect() as conn:
             active = repo.active(conn, now)
             pending = repo.upcoming(conn, now, datetime.max.replace(tzinfo=UTC))
-            processes = repo.live_processes(conn, now - timedelta(seconds=service.LIVE_SECONDS))
+            processes = service.live_processes(conn, now)
         engine.dispose()
         body = {"active": active.as_dict() if active else None, "scheduled": [a.as_dict() for a in pending],
                 "processes": [p.as_dict() for p in processes]}

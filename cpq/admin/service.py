@@ -126,6 +126,11 @@ def rollback(conn: sa.Connection, version: str, *, actor: str, user_id: int | No
     return Publication(activation, target, diff, TestReport(), False, pending=True)
 
 
+def live_processes(conn: sa.Connection, now: datetime) -> list[repo.Process]:
+    """The serving processes that reported in the last LIVE_SECONDS: the ones a publication waits for."""
+    return repo.live_processes(conn, now - timedelta(seconds=LIVE_SECONDS))
+
+
 def activate_when_ready(engine: sa.Engine, done: Publication, *, poll_seconds: float = 0.05) -> Publication:
     """Bring a publication "now" forward to the moment every live process holds its version compiled.
 
@@ -139,7 +144,7 @@ def activate_when_ready(engine: sa.Engine, done: Publication, *, poll_seconds: f
     while True:
         now = datetime.now(UTC)
         with engine.connect() as conn:
-            live = repo.live_processes(conn, now - timedelta(seconds=LIVE_SECONDS))
+            live = live_processes(conn, now)
         waiting = [p.process for p in live if version not in p.compiled]
         if not waiting or now >= done.activation.effective_at:
             break

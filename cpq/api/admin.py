@@ -7,7 +7,7 @@ same files give the same version as `cpq rules publish` on a checkout. Role pric
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from flask import current_app
 from flask.views import MethodView
@@ -135,6 +135,11 @@ class AuditSchema(Schema):
     entries = fields.List(fields.Nested(ActivationSchema))
 
 
+def _wait_seconds() -> float:
+    """How long a publication "now" waits for the serving processes (RULESET_PUBLISH_WAIT_SECONDS)."""
+    return current_app.config["RULESET_PUBLISH_WAIT_SECONDS"]
+
+
 @blp.route("/rulesets")
 class Rulesets(MethodView):
     @blp.doc(security=[BEARER])
@@ -148,7 +153,7 @@ class Rulesets(MethodView):
             return {"active": current.as_dict() if current else None,
                     "serving": live_ruleset().ruleset.version if live_ruleset().ruleset else None,
                     "scheduled": [a.as_dict() for a in repo.upcoming(conn, now, datetime.max.replace(tzinfo=UTC))],
-                    "processes": [p.as_dict() for p in repo.live_processes(conn, now - timedelta(seconds=service.LIVE_SECONDS))],
+                    "processes": [p.as_dict() for p in service.live_processes(conn, now)],
                     "versions": repo.stored_versions(conn)}
 
     @blp.doc(security=[BEARER])
@@ -168,7 +173,7 @@ class Rulesets(MethodView):
             done = service.publish(conn, files, actor=user.email, user_id=user.id, now=datetime.now(UTC),
                                    ruleset_of=live.compiled, current=live.ruleset,
                                    effective_at=data.get("effective_at"), note=data.get("note"),
-                                   wait_seconds=current_app.config["RULESET_PUBLISH_WAIT_SECONDS"])
+                                   wait_seconds=_wait_seconds())
         live.install(done.ruleset)
         return service.activate_when_ready(engine(), done).as_dict()
 
@@ -200,7 +205,7 @@ class RulesetRollback(MethodView):
         with engine().begin() as conn:
             done = service.rollback(conn, data["version"], actor=user.email, user_id=user.id, now=datetime.now(UTC),
                                     ruleset_of=live.compiled, current=live.ruleset, note=data.get("note"),
-                                    wait_seconds=current_app.config["RULESET_PUBLISH_WAIT_SECONDS"])
+                                    wait_seconds=_wait_seconds())
         live.install(done.ruleset)
         return service.activate_when_ready(engine(), done).as_dict()
 

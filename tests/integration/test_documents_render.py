@@ -43,17 +43,24 @@ def long_lines(count=60):
             for n in range(1, count + 1)]
 
 
-@pytest.mark.parametrize("parallel_rows", [None, 100], ids=["one renderer", "two parts in parallel"])
-def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_line(sales, parallel_rows, caplog):
-    number = quote(sales, long_lines())
-    sales.app.config["PDF_LEDGER_ROWS"] = 10_000  # the table layout (360 rows would print as a ledger)
-    if parallel_rows:  # 60 lines of 6 rows: laid out as two parts, pages numbered over the whole
+def rendered_pages(sales, number: str, *, ledger_rows: int, parallel_rows: int | None, caplog) -> list[str]:
+    """The quote's PDF text page by page, laid out as a table or a ledger, in one or two parts."""
+    sales.app.config["PDF_LEDGER_ROWS"] = ledger_rows
+    if parallel_rows:
         sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
     caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
     response = sales("GET", f"/api/v1/quotes/{number}.pdf")
     assert response.status_code == 200, response.json
     assert ("rendered 2 parts" in caplog.text) == bool(parallel_rows and (os.cpu_count() or 1) > 1)
-    texts = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages]
+    return [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages]
+
+
+@pytest.mark.parametrize("parallel_rows", [None, 100], ids=["one renderer", "two parts in parallel"])
+def test_a_long_quote_repeats_the_table_header_numbers_pages_and_never_splits_a_line(sales, parallel_rows, caplog):
+    number = quote(sales, long_lines())
+    # the table layout (360 rows would print as a ledger); 60 lines of 6 rows in two parts, pages
+    # numbered over the whole
+    texts = rendered_pages(sales, number, ledger_rows=10_000, parallel_rows=parallel_rows, caplog=caplog)
     total = len(texts)
     assert total >= 4
     for page, text in enumerate(texts, 1):
@@ -81,14 +88,7 @@ def test_a_long_quote_prints_as_a_ledger_with_every_line_its_amounts_the_stored_
 
     created = sales("POST", "/api/v1/quotes", json={"account_id": "GLOBEX", "lines": long_lines()})
     number, priced = created.json["number"], created.json["priced"]
-    sales.app.config["PDF_LEDGER_ROWS"] = 100  # 360 rows: a ledger
-    if parallel_rows:
-        sales.app.config["PDF_PARALLEL_ROWS"] = parallel_rows
-    caplog.set_level(logging.DEBUG, logger="cpq.documents.pdf")
-    response = sales("GET", f"/api/v1/quotes/{number}.pdf")
-    assert response.status_code == 200, response.json
-    assert ("rendered 2 parts" in caplog.text) == bool(parallel_rows and (os.cpu_count() or 1) > 1)
-    texts = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages]
+    texts = rendered_pages(sales, number, ledger_rows=100, parallel_rows=parallel_rows, caplog=caplog)  # 360 rows: a ledger
     total = len(texts)
     for page, text in enumerate(texts, 1):
         assert f"Page {page} of {total}" in text and f"Quote {number} · Revision 1" in text
