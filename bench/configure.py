@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/configure.py [--models clib-renault,br4cp-medium,automotive01,linux]
         [--bench-dir ../shared/bench] [--walks 3] [--steps 40] [--sales 60] [--baseline-steps 15]
-        [--scale 1,2,5,10] [--reasons] [--per-value-tail] [--fitting-only]
+        [--scale 1,2,5,10] [--reasons] [--per-value-tail] [--fitting-only] [--no-repairs]
 
 Each model is imported with `cpq.importers` into a temporary folder, loaded by the real loader
 and compiled by the configurator. Workloads: BR4CP medium replays sold configurations (each
@@ -16,10 +16,11 @@ blocked options are not part of the timed domain computation (`--reasons` times 
 Printed: load and compile time, first step, mean / p95 / max per step, SAT calls per step, and
 disagreements between the two methods (must be 0). `--scale 1,2,5,10` runs each DIMACS model
 also as 2, 5, 10 disjoint renamed copies of itself, to show how the cost grows with model size.
-`--per-value-tail` / `--fitting-only` also time every state on a twin model (compiled and seeded
-the same way) that never asks unproven values together / whose cached solutions prove values
-only when they fit every choice (no completion witnesses: the engine before them), so that the
-effect of each shows in one run, on the same states, under the same load.
+`--per-value-tail` / `--fitting-only` / `--no-repairs` also time every state on a twin model
+(compiled and seeded the same way) that never asks unproven values together / whose cached
+solutions prove values only when they fit every choice (no completion witnesses) / that neither
+repairs models locally nor steers the solver's phases by two-literal clauses (the engine before
+them), so that the effect of each shows in one run, on the same states, under the same load.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
           f"constraints; {model.cnf.nvars} variables, {len(model.cnf.hard) + len(model.bodies)} clauses")
     print(f"  import {t1 - t0:.2f} s   load (rule files) {t2 - t1:.2f} s   compile {t4 - t3:.3f} s "
           f"(of which seeding {len(model.solutions)} solutions ≤ 0.5 s)")
-    times, cpu, calls, states = [], [], [], []
+    times, cpu, calls, states, repairs = [], [], [], [], []
     reason_times = []
     failures = 0
     twin = None
@@ -164,6 +165,9 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
         twin_settings["CHUNK_BELOW"] = 0
     if args.fitting_only:  # … whose cached solutions must fit every choice
         twin_settings["COMPLETION_WITNESSES"] = False
+    if args.no_repairs:  # … that asks the solver for every new model, its phases the unproven values only
+        twin_settings["REPAIRS"] = False
+        twin_settings["SUPPORT_PHASES"] = False
     if twin_settings:
         twin = CompiledProduct(ruleset, product)
         twin.warm_up()
@@ -177,6 +181,7 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         calls.append(result.sat_calls)
+        repairs.append(result.repairs)
         if twin is not None:
             twin_assumptions = assumptions_for(twin, made, {})
             saved = {name: getattr(domains, name) for name in twin_settings}
@@ -223,10 +228,11 @@ def run_model(name: str, bench_dir: Path, args, rng: random.Random, scale: int =
                     made.append(Choice("excluded", feature.options[0]))
                 else:
                     made.append(Choice("option", rng.choice(selectable)))
-    print(summary("engine", times, calls))
+    print(summary("engine", times, calls) + f"   local repairs/step {statistics.mean(repairs):6.1f}")
     print(summary("  (CPU)", cpu))
     if twin is not None:
-        label = " + ".join(name for name, on in (("per-value tail", args.per_value_tail), ("fitting only", args.fitting_only)) if on)
+        label = " + ".join(name for name, on in (("per-value tail", args.per_value_tail), ("fitting only", args.fitting_only),
+                                                 ("no repairs", args.no_repairs)) if on)
         print(summary(label, twin_times, twin_calls))
         print(summary("  (CPU)", twin_cpu))
         engine_p95, twin_p95 = percentile(cpu[1:] or cpu, 0.95), percentile(twin_cpu[1:] or twin_cpu, 0.95)
@@ -273,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time each state on a twin model that never asks unproven values together")
     parser.add_argument("--fitting-only", action="store_true",
                         help="also time each state on a twin model whose cached solutions prove values only when they fit every choice")
+    parser.add_argument("--no-repairs", action="store_true",
+                        help="also time each state on a twin model without local repairs and phase support")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", default="1",
                         help="comma-separated copy counts, e.g. 1,2,5,10: DIMACS models made of that many disjoint copies")

@@ -25,12 +25,22 @@ from dataclasses import dataclass, field
 from itertools import compress, count
 
 from cpq.configurator.cnf import IntVar
-from cpq.configurator.model import Assumptions, ClauseIndex, CompiledProduct, Solution
+from cpq.configurator.model import (
+    Assumptions,
+    ClauseIndex,
+    CompiledProduct,
+    Solution,
+)
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
+from cpq.configurator.repair import MAX_LOOKS, repair, support
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
 CHUNK_BELOW = 8  # once a model proves fewer new values than this, ask for the unproven ones together
 COMPLETION_WITNESSES = True  # off only to measure the engine without them (bench/configure.py --fitting-only)
+REPAIRS = True  # off only to measure the engine without local repairs (bench/configure.py --no-repairs)
+REPAIR_BELOW = 32  # once a SAT model proves fewer new values than this, repair it towards the rest
+REPAIR_LOOKS = 100_000  # clause looks a step may spend on repairs (~50 ns each)
+SUPPORT_PHASES = True  # off only to measure the engine without phase support (bench/configure.py --no-repairs)
 EXACT_UP_TO = 2  # a cached solution off the fixed values on this few boundary options is checked clause by clause
 
 
@@ -60,6 +70,7 @@ class DomainResult:
     options: dict[str, OptionDomain]
     components: dict[str, tuple[int, int]]
     sat_calls: int = 0
+    repairs: int = 0  # models found by local repair instead of a SAT call
 
 
 class _Coverage:
@@ -136,14 +147,8 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     first = model.first_option_var  # option i is variable first + i
     n = len(option_ids)
     full = cover.full
-    forced_true = forced_false = 0
-    for lit in implied:
-        i = abs(lit) - first
-        if 0 <= i < n:
-            if lit > 0:
-                forced_true |= 1 << i
-            else:
-                forced_false |= 1 << i
+    forced_true = _mask([lit - first for lit in implied if 0 <= lit - first < n], n)
+    forced_false = _mask([-lit - first for lit in implied if 0 <= -lit - first < n], n)
     index = model.clause_index() if COMPLETION_WITNESSES else None
     boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
     if not cover.consistent and not (boundary is not None and _completes(index, model.solutions, *boundary[:2])):
@@ -176,7 +181,10 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
         need_true &= ~witnessed_true
         need_false &= ~witnessed_false
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
-    more_true, more_false, more_calls = _settle(model, cover, base, need_true, need_false, memo, lit_choice)
+    fixed = {abs(lit) for lit in implied}
+    fixed.update(abs(lit) for lit in base)
+    more_true, more_false, more_calls, repaired = _settle(model, cover, base, need_true, need_false, memo, lit_choice,
+                                                         fixed)
     blocked_true |= more_true
     blocked_false |= more_false
     calls += more_calls
@@ -189,19 +197,23 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     plain, ranged, shared = _plain_domains(model)
     ranged_now = ranged if quantities else 0
     special = blocked_true | blocked_false | cover.pos | cover.neg | ranged_now
+    # the masks as sets of option indexes: a shift of a mask as wide as the model costs as much as the set
+    not_true, not_false, chosen, excluded, ranged_set = (set(_literals(mask, 0, 1)) for mask in
+                                                          (blocked_true, blocked_false, cover.pos, cover.neg, ranged_now))
     result: dict[str, OptionDomain] = dict(plain)
-    for i in _bits(special):
+    for i in _literals(special, 0, 1):
         o = option_ids[i]
-        selectable, removable = not (blocked_true >> i) & 1, not (blocked_false >> i) & 1
-        if not (ranged_now >> i) & 1 and (selectable or o not in hidden):
-            key = (o, selectable, removable, (cover.pos >> i) & 1, (cover.neg >> i) & 1)
+        selectable, removable = i not in not_true, i not in not_false
+        is_chosen, is_excluded, is_ranged = i in chosen, i in excluded, i in ranged_set
+        key = (o, selectable, removable, is_chosen, is_excluded)
+        if not is_ranged and (selectable or o not in hidden):
             dom = shared.get(key)
             if dom is not None and (finder is None or dom.state not in ("blocked", "required")):
                 result[o] = dom
                 continue
-        if (cover.pos >> i) & 1:
+        if is_chosen:
             state = "selected"
-        elif (cover.neg >> i) & 1:
+        elif is_excluded:
             state = "excluded"
         elif not selectable:
             state = "blocked"
@@ -216,8 +228,8 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
                 dom.reasons.append(reason)
         dom.hidden = o in hidden and not selectable
         result[o] = dom
-        if not (dom.reasons or dom.hidden or (ranged_now >> i) & 1):
-            shared[(o, selectable, removable, (cover.pos >> i) & 1, (cover.neg >> i) & 1)] = dom
+        if not (dom.reasons or dom.hidden or is_ranged):
+            shared[key] = dom
     components: dict[str, tuple[int, int]] = {}
     if quantities:
         for i in _bits(ranged):
@@ -232,27 +244,38 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
             holder = OptionDomain(comp_id, "", "", True, True)
             calls += _range(model, cover, base, var, index, holder, allow_zero=True)
             components[comp_id] = holder.quantity
-    return DomainResult(True, result, components, calls)
+    return DomainResult(True, result, components, calls, repaired)
 
 
 def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true: int, need_false: int,
-            memo: _Memo, lit_choice: dict[int, tuple]) -> tuple[int, int, int]:
-    """Decide every still-unproven value: (newly blocked "chosen", blocked "left out", SAT calls).
+            memo: _Memo, lit_choice: dict[int, tuple], fixed: set[int]) -> tuple[int, int, int, int]:
+    """Decide every still-unproven value: (newly blocked "chosen", blocked "left out", SAT calls, repairs).
 
     While the calls are productive, each assumes one unproven value, with the phases favouring
-    every unproven value, so one model proves many. Once a model proves fewer than CHUNK_BELOW new
-    values, the rest go *together*: one clause "one of the unproven values holds", behind an
-    activation literal, and the call either proves at least one more value (and, steered by the
-    phases, usually many) or proves every one of them impossible at once. The unproven set only
-    shrinks, so each new clause implies the earlier ones and one activation literal serves the
-    whole step; it is retired at the end.
+    every unproven value and what those need through two-literal clauses (`repair.support`), so
+    one model proves many. Once a model proves fewer than REPAIR_BELOW new values, the unproven
+    values are first repaired from it (`_Repairs`): most differ from it by a few flips. Once a
+    model proves fewer than CHUNK_BELOW, the rest go *together*: one clause "one of the unproven
+    values holds", behind an activation literal, and the call either proves at least one more
+    value (and, steered by the phases, usually many) or proves every one of them impossible at
+    once. The unproven set only shrinks, so each new clause implies the earlier ones and one
+    activation literal serves the whole step; it is retired at the end. `fixed`: the variables the
+    assumptions fix, by themselves or through propagation.
     """
     first = model.first_option_var
+    occ = model.occurrences()
+    repairs = _Repairs(model, cover, fixed) if REPAIRS else None
     blocked_true = blocked_false = calls = 0
     act = 0  # the step's activation literal, once chunking starts
-    proved = CHUNK_BELOW
+    proved = max(CHUNK_BELOW, REPAIR_BELOW)
+    last_true: set[int] | None = None  # the true literals of the step's newest model
+    last_chosen = 0  # … its options chosen (a mask)
     try:
         while need_true or need_false:
+            if repairs is not None and last_true is not None and proved < REPAIR_BELOW:
+                need_true, need_false, last_chosen = repairs.run(last_true, last_chosen, need_true, need_false)
+                if not need_true | need_false:
+                    break
             if act == 0 and proved < CHUNK_BELOW and (need_true | need_false) & ((need_true | need_false) - 1):
                 act = model.activation_literal()
             solver = model.main_solver()
@@ -260,7 +283,10 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
             # favour every value still unproven, so that each solution proves as many as it can
             # (python-sat replaces the whole phase vector on each call, so the list is always complete)
             wanted = _literals(need_true, first, 1) + _literals(need_false & ~need_true, first, -1)
-            solver.set_phases(wanted)
+            if SUPPORT_PHASES and last_true is not None:
+                solver.set_phases(support(occ, wanted, last_true) + wanted)
+            else:
+                solver.set_phases(wanted)
             if act:
                 solver.add_clause([-act, *wanted, *_literals(need_false & need_true, first, -1)])
                 assumed = [*base, act]
@@ -273,7 +299,10 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
                     target = -(first + i)
                 assumed = [*base, target]
             if solver.solve(assumptions=assumed):
-                s = _found(model, cover, solver.get_model())
+                assignment = solver.get_model()
+                last_true = set(assignment)
+                s = _found(model, cover, assignment)
+                last_chosen = s.chosen
                 proved = (need_true & s.chosen).bit_count() + (need_false & ~s.chosen).bit_count()
                 need_true &= ~s.chosen
                 need_false &= s.chosen
@@ -287,6 +316,7 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
                 blocked_false |= need_false
                 break
             memo.add(target, first, because)
+            proved = 0  # a value proven impossible: others may be too, and one chunked call can show it
             if target > 0:
                 need_true &= ~(1 << i)
                 blocked_true |= 1 << i
@@ -296,7 +326,61 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     finally:
         if act:
             model.main_solver().add_clause([-act])
-    return blocked_true, blocked_false, calls
+    return blocked_true, blocked_false, calls, repairs.made if repairs is not None else 0
+
+
+class _Repairs:
+    """The local repairs of one step (`repair.repair`): each unproven value is tried at most twice,
+    within REPAIR_LOOKS clause looks for the step."""
+
+    def __init__(self, model: CompiledProduct, cover: _Coverage, fixed: set[int]):
+        self.model, self.cover, self.fixed = model, cover, fixed
+        self.occ = model.occurrences()
+        # a model whose clauses mention options only: a flip of an option changes its bit and nothing else
+        self.options_only = model.clause_index() is not None and not model.counted and not model.atom_list
+        self.tried: dict[int, int] = {}
+        self.looks = REPAIR_LOOKS
+        self.made = 0
+
+    def run(self, true: set[int], chosen: int, need_true: int, need_false: int) -> tuple[int, int, int]:
+        """Repair the model whose true literals are `true` (updated; `chosen` its options) towards
+        each unproven value: (still unproven "chosen", "left out", the options the model now chooses)."""
+        model, first = self.model, self.model.first_option_var
+        todo = _literals(need_true, first, 1) + _literals(need_false, first, -1)
+        wanted = set(todo)
+        for lit in todo:
+            if self.looks <= 0:
+                break
+            i = abs(lit) - first
+            if not ((need_true if lit > 0 else need_false) >> i) & 1 or self.tried.get(lit, 0) >= 2:
+                continue
+            self.tried[lit] = self.tried.get(lit, 0) + 1
+            flips, looks = repair(self.occ, true, lit, self.fixed, wanted, max_looks=min(MAX_LOOKS, self.looks))
+            self.looks -= looks
+            if flips is None:
+                continue
+            self.made += 1
+            for v, new in flips.items():
+                true.discard(-new)
+                true.add(new)
+                k = v - first
+                if self.options_only and 0 <= k < len(model.option_ids):
+                    chosen ^= 1 << k
+            if self.options_only:
+                s = Solution(chosen, 0, ())
+            else:
+                s = model.solution_from(_assignment(true, model.model_vars))
+                chosen = s.chosen
+            model.remember(s)  # measured: keeping repaired models for later steps saves SAT calls there
+            self.cover.add(s)
+            need_true &= ~s.chosen
+            need_false &= s.chosen
+        return need_true, need_false, chosen
+
+
+def _assignment(true: set[int], count: int) -> list[int]:
+    """The model with these true literals as a signed list (variable v at v - 1)."""
+    return [v if v in true else -v for v in range(1, count + 1)]
 
 
 def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_true: int) -> tuple[int, int, set[int]]:
@@ -371,17 +455,23 @@ def _region_witnesses(index: ClauseIndex, solutions: list[Solution], bound: int,
                 return need_true, need_false
         elif differ.bit_count() <= EXACT_UP_TO:
             near.append((s, differ))
-    with_literal, positive, members = index.with_literal, index.positive, index.options
+    with_literal, positive, negative = index.with_literal, index.positive, index.negative
     free = ~assigned
+    open_clauses: dict[int, list[int]] = {}  # a literal → the still-open clauses it occurs in
     empty: frozenset[int] = frozenset()
     for s, differ in near:
         chosen = s.chosen
         if not (want_true & chosen or want_false & ~chosen):
             continue  # proves nothing new
-        if all(((positive[k] & chosen) | (members[k] & ~positive[k] & ~chosen)) & free
-               for d in _bits(differ)
-               for k in with_literal.get(first + d if (chosen >> d) & 1 else -(first + d), empty)  # its literal on d
-               if k in unsatisfied):
+        free_chosen, free_unchosen = chosen & free, free & ~chosen
+        for d in _bits(differ):
+            lit = first + d if (chosen >> d) & 1 else -(first + d)  # its literal on d
+            clauses = open_clauses.get(lit)
+            if clauses is None:
+                clauses = open_clauses[lit] = list(with_literal.get(lit, empty) & unsatisfied)
+            if not all(positive[k] & free_chosen or negative[k] & free_unchosen for k in clauses):
+                break
+        else:
             want_true &= ~chosen
             want_false &= chosen
             if not want_true | want_false:
@@ -446,12 +536,37 @@ def _bits(mask: int):
 _BINARY_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
 
 
+def _mask(indexes: list[int], n: int) -> int:
+    """The mask with these bits set (all below n), built as one numeral: setting bits one by one
+    costs a copy of the whole mask each."""
+    if len(indexes) < 8:
+        return sum(1 << i for i in set(indexes))
+    digits = bytearray(b"0" * n)
+    for i in indexes:
+        digits[i] = 49  # "1"
+    return int(digits[::-1], 2)
+
+
 def _literals(mask: int, first: int, sign: int) -> list[int]:
-    """sign × (first + i) for every set bit i of the mask (done in C: the mask's binary digits select)."""
+    """sign × (first + i) for every set bit i of the mask.
+
+    Both ways read the mask's binary digits (digit i at position i): a sparse mask by finding
+    each "1" (~0.5 µs a bit), a dense one by letting the digits select from a count in C (~60 ns a
+    digit, set or not) — a model's masks have thousands of digits, mostly few bits set.
+    """
     if not mask:
         return []
-    digits = bin(mask)[:1:-1].encode().translate(_BINARY_DIGITS)  # digit i of the mask at position i
-    return list(compress(count(first, 1) if sign > 0 else count(-first, -1), digits))
+    digits = bin(mask)[:1:-1]
+    if mask.bit_count() > len(digits) // 10:
+        return list(compress(count(first, 1) if sign > 0 else count(-first, -1),
+                             digits.encode().translate(_BINARY_DIGITS)))
+    out = []
+    start = first if sign > 0 else -first
+    i = digits.find("1")
+    while i >= 0:
+        out.append(start + i if sign > 0 else start - i)
+        i = digits.find("1", i + 1)
+    return out
 
 
 def _found(model: CompiledProduct, cover: _Coverage, assignment) -> Solution:

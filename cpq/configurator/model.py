@@ -25,6 +25,7 @@ from pysat.solvers import Solver
 from cpq.catalog import Constraint, Feature, Option, Product, Source
 from cpq.configurator.cnf import CNF, IntVar
 from cpq.configurator.errors import ModelNotEncodable
+from cpq.configurator.repair import Occurrences
 from cpq.configurator.translate import CONTEXT_NAMES, Translator, UnsupportedExpression
 from cpq.ruleset.model import Ruleset
 from cpq.ruleset.scopes import bind_text_fields
@@ -71,6 +72,7 @@ class ClauseIndex:
     with_literal: dict[int, frozenset[int]]  # literal → the clauses it occurs in
     options: tuple[int, ...]  # clause → bit mask of its options
     positive: tuple[int, ...]  # clause → bit mask of its options that occur as positive literals
+    negative: tuple[int, ...]  # clause → … as negative literals
     regions: tuple[int, ...]  # option masks no clause crosses: each connected part of the model, the
     #   options in no clause with another one, or (-1,) when the model is all one part
 
@@ -148,6 +150,7 @@ class CompiledProduct:
         self.programs: dict[str, object] = {}
         self.plain_domains: tuple | None = None  # domains._plain_domains
         self._clause_index: tuple[int, ClauseIndex | None] | None = None  # see clause_index
+        self._occurrences: tuple[int, Occurrences] | None = None  # see occurrences
 
     # ------------------------------------------------------------------ compilation
     def _atom(self, eq: sympy.Basic) -> int:
@@ -376,6 +379,7 @@ class CompiledProduct:
         with_literal: dict[int, set[int]] = {}
         options: list[int] = []
         positive: list[int] = []
+        negative: list[int] = []
         index: ClauseIndex | None = None
         parent = list(range(n))  # union-find over the options: which ones clauses connect
 
@@ -401,6 +405,7 @@ class CompiledProduct:
                 k = len(options)
                 options.append(sum(1 << (abs(lit) - first) for lit in literals))
                 positive.append(sum(1 << (lit - first) for lit in literals if lit > 0))
+                negative.append(sum(1 << (-lit - first) for lit in literals if lit < 0))
                 for lit in literals:
                     with_literal.setdefault(lit, set()).add(k)
         else:
@@ -412,9 +417,16 @@ class CompiledProduct:
             alone = ((1 << n) - 1) & ~sum(connected)
             regions = tuple(connected) + ((alone,) if alone else ()) if len(connected) > 1 else (-1,)
             index = ClauseIndex({lit: frozenset(ks) for lit, ks in with_literal.items()}, tuple(options),
-                                tuple(positive), regions)
+                                tuple(positive), tuple(negative), regions)
         self._clause_index = (len(cnf.hard), index)
         return index
+
+    def occurrences(self) -> Occurrences:
+        """The main solver's clauses by literal, for local repairs and phase support (rebuilt after new gates)."""
+        cnf = self.cnf
+        if self._occurrences is None or self._occurrences[0] != len(cnf.hard):
+            self._occurrences = (len(cnf.hard), Occurrences([*cnf.hard, *(c for _, c in self.bodies)], cnf.TRUE))
+        return self._occurrences[1]
 
     # ------------------------------------------------------------------ context
     def context_literals(self, context: Mapping[str, str]) -> tuple[int, ...]:
@@ -457,6 +469,7 @@ class CompiledProduct:
         import time
 
         self.clause_index()  # built here rather than in the first step
+        self.occurrences()
         rng = random.Random(len(self.option_ids))
         solver = self.main_solver()
         limit = count if count is not None else min(WARM_UP_SOLUTIONS, 8 * len(self.option_ids))
