@@ -93,6 +93,9 @@ def _round_fraction(value: Fraction, mode: str) -> int:
 
 
 _CARRY = Decimal(1).scaleb(-CARRY_PLACES)
+# carry() spelled out, for the engine's innermost loop: amount.quantize(CARRY_QUANTUM, ROUND_HALF_EVEN, QUANTIZE)
+CARRY_QUANTUM = _CARRY
+QUANTIZE = _QUANTIZE
 
 
 def carry(amount: Decimal) -> Decimal:

@@ -47,6 +47,7 @@ class CompiledRule:
     quote_level: bool  # condition reads no line field: judged once per quote
     always: bool  # no effective dates: in force on every day
     unconditional: bool  # always, and no condition: it holds for every line it targets
+    line_test: object  # the condition's closure when the rule is always in force and reads line fields, else None
     note: str  # the waterfall note, e.g. "discount 12%" (amount rules add "× quantity")
     where: str  # file:line:col of the rule
     label: str
@@ -66,14 +67,15 @@ def _compile_rule(rule: Adjustment | Floor, book: Pricebook, order: int, compile
     when = compile_once(rule.when.symbolic) if rule.when is not None else None
     a: AppliesTo = rule.applies_to
     is_floor = isinstance(rule, Floor)
+    always = is_floor or (rule.effective.start is None and rule.effective.end is None)
     return CompiledRule(
         id=rule.id, kind="floor" if is_floor else rule.kind, rule=rule, book=book.id, order=order,
         priority=0 if is_floor else rule.priority, stack=None if is_floor else rule.stack,
         products=frozenset(a.products), categories=frozenset(a.categories), families=frozenset(a.families),
         accounts=frozenset(a.accounts), effective=Effective() if is_floor else rule.effective,
         when=when, quote_level=when is not None and not when.uses_line,
-        always=is_floor or (rule.effective.start is None and rule.effective.end is None),
-        unconditional=when is None and (is_floor or (rule.effective.start is None and rule.effective.end is None)),
+        always=always, unconditional=when is None and always,
+        line_test=when.fn if when is not None and when.uses_line and always else None,
         note=_note(rule), where=str(rule.source), label="Price floor" if is_floor else rule.label,
     )
 
