@@ -629,8 +629,7 @@ class _Pricer:
         try:
             return bool(when.fn(item.env))
         except ZeroDivisionError:
-            raise FormulaError(f"the condition of '{rule.id}' ({rule.source}) divides by zero",
-                               rule_id=rule.id, source=rule.where) from None
+            raise _divides_by_zero(rule) from None
 
     @staticmethod
     def _effect(rule: CompiledRule, amount: Decimal, item: PricedItem) -> tuple[Decimal, str]:
@@ -659,8 +658,7 @@ class _Pricer:
         try:
             return bool(rule.line_test(item.env))
         except ZeroDivisionError:
-            raise FormulaError(f"the condition of '{rule.id}' ({rule.source}) divides by zero",
-                               rule_id=rule.id, source=rule.where) from None
+            raise _divides_by_zero(rule) from None
 
     def _adjust(self, item: PricedItem, candidates: Candidates, fired: frozenset[str]) -> Decimal:
         amount = item.base
@@ -674,9 +672,13 @@ class _Pricer:
             if len(rules) == 1:  # the common case: one rule at this priority
                 rule = rules[0]
                 if not rule.unconditional:
-                    if rule.line_test is not None:
-                        if not line_test(rule, item):
-                            continue
+                    test = rule.line_test
+                    if test is not None:
+                        try:
+                            if not test(item.env):
+                                continue
+                        except ZeroDivisionError:
+                            raise _divides_by_zero(rule) from None
                     elif not holds(rule, item, fired):
                         continue
                 if rule.stack != "exclusive":
@@ -887,6 +889,11 @@ class _Pricer:
                 values[self.program.registry.exprs[key]] = _engine_value(self.subtotal(key))
         fired = set(self.program.approval_program().matching(values))
         return [Approval("policy", p.requires, p.message, p.id, str(p.source)) for p in policies if p.id in fired]
+
+
+def _divides_by_zero(rule: CompiledRule) -> FormulaError:
+    return FormulaError(f"the condition of '{rule.id}' ({rule.source}) divides by zero",
+                        rule_id=rule.id, source=rule.where)
 
 
 def _over_term(amount: Decimal, periods: Fraction, mode: str) -> Decimal:
