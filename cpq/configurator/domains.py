@@ -40,8 +40,8 @@ COMPLETION_WITNESSES = True  # off only to measure the engine without them (benc
 REPAIRS = True  # off only to measure the engine without local repairs (bench/configure.py --no-repairs)
 REPAIR_BELOW = 32  # once a SAT model proves fewer new values than this, repair it towards the rest
 REPAIR_LOOKS = 100_000  # clause looks a step may spend on repairs (~50 ns each)
-REPAIR_TRIAL = 32  # repairs a model gets before its success rate decides whether it keeps them …
-REPAIR_KEEP_RATE = 0.25  # … at least this (measured: 64 % on linux and automotive01, 5 % on clib-renault)
+REPAIR_TRIAL = 32  # once a step has tried this many repairs …
+REPAIR_KEEP_RATE = 0.25  # … it stops unless at least this share succeeded (linux, automotive01: 64 %)
 SUPPORT_PHASES = True  # off only to measure the engine without phase support (bench/configure.py --no-repairs)
 EXACT_UP_TO = 2  # a cached solution off the fixed values on this few boundary options is checked clause by clause
 
@@ -266,11 +266,13 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     """
     first = model.first_option_var
     occ = model.occurrences()
-    repairs = _Repairs(model, cover, fixed) if REPAIRS else None
-    # phase support only where every clause is over options: elsewhere most two-literal clauses
-    # link auxiliary variables (decision-diagram nodes, counters) and following them misleads the
-    # phases (measured on clib-renault: more SAT calls, p95 +70 %)
-    supported = SUPPORT_PHASES and model.clause_index() is not None
+    # Repairs and phase support only where every clause is over options (feature models).
+    # Elsewhere most clauses link auxiliary variables (decision-diagram nodes of tables, counters,
+    # one-hot features): measured on clib-renault, 5 % of the repairs succeeded (each failed one
+    # cost 1.1 ms), following two-literal clauses misled the phases, and both cost SAT calls.
+    feature_model = model.clause_index() is not None
+    repairs = _Repairs(model, cover, fixed) if REPAIRS and feature_model else None
+    supported = SUPPORT_PHASES and feature_model
     blocked_true = blocked_false = calls = 0
     act = 0  # the step's activation literal, once chunking starts
     proved = max(CHUNK_BELOW, REPAIR_BELOW)
@@ -336,17 +338,17 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
 
 
 class _Repairs:
-    """The local repairs of one step (`repair.repair`): each unproven value is tried at most twice,
-    within REPAIR_LOOKS clause looks for the step."""
+    """The local repairs of one step (`repair.repair`) in a feature model (every variable an
+    option's, so a flip changes one bit of the solution): each unproven value is tried at most
+    twice, within REPAIR_LOOKS clause looks for the step."""
 
     def __init__(self, model: CompiledProduct, cover: _Coverage, fixed: set[int]):
         self.model, self.cover, self.fixed = model, cover, fixed
         self.occ = model.occurrences()
-        # a model whose clauses mention options only: a flip of an option changes its bit and nothing else
-        self.options_only = model.clause_index() is not None and not model.counted and not model.atom_list
         self.tried: dict[int, int] = {}
         self.looks = REPAIR_LOOKS
         self.made = 0
+        self.probes = 0
 
     def run(self, true: set[int], chosen: int, need_true: int, need_false: int) -> tuple[int, int, int]:
         """Repair the model whose true literals are `true` (updated; `chosen` its options) towards
@@ -354,9 +356,8 @@ class _Repairs:
         model, first = self.model, self.model.first_option_var
         todo = _literals(need_true, first, 1) + _literals(need_false, first, -1)
         wanted = set(todo)
-        tally = model.repair_tally
         for lit in todo:
-            if self.looks <= 0 or (tally[0] >= REPAIR_TRIAL and tally[1] < REPAIR_KEEP_RATE * tally[0]):
+            if self.looks <= 0 or (self.probes >= REPAIR_TRIAL and self.made < REPAIR_KEEP_RATE * self.probes):
                 break
             i = abs(lit) - first
             if not ((need_true if lit > 0 else need_false) >> i) & 1 or self.tried.get(lit, 0) >= 2:
@@ -364,32 +365,20 @@ class _Repairs:
             self.tried[lit] = self.tried.get(lit, 0) + 1
             flips, looks = repair(self.occ, true, lit, self.fixed, wanted, max_looks=min(MAX_LOOKS, self.looks))
             self.looks -= looks
-            tally[0] += 1
+            self.probes += 1
             if flips is None:
                 continue
-            tally[1] += 1
             self.made += 1
-            for v, new in flips.items():
+            for v, new in flips.items():  # every variable is an option's (a feature model)
                 true.discard(-new)
                 true.add(new)
-                k = v - first
-                if self.options_only and 0 <= k < len(model.option_ids):
-                    chosen ^= 1 << k
-            if self.options_only:
-                s = Solution(chosen, 0, ())
-            else:
-                s = model.solution_from(_assignment(true, model.model_vars))
-                chosen = s.chosen
+                chosen ^= 1 << (v - first)
+            s = Solution(chosen, 0, ())
             model.remember(s)  # measured: keeping repaired models for later steps saves SAT calls there
             self.cover.add(s)
             need_true &= ~s.chosen
             need_false &= s.chosen
         return need_true, need_false, chosen
-
-
-def _assignment(true: set[int], count: int) -> list[int]:
-    """The model with these true literals as a signed list (variable v at v - 1)."""
-    return [v if v in true else -v for v in range(1, count + 1)]
 
 
 def _boundary(index: ClauseIndex, implied: list[int], assigned: int, assigned_true: int) -> tuple[int, int, set[int]]:

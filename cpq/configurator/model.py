@@ -151,7 +151,6 @@ class CompiledProduct:
         self.plain_domains: tuple | None = None  # domains._plain_domains
         self._clause_index: tuple[int, ClauseIndex | None] | None = None  # see clause_index
         self._occurrences: tuple[int, Occurrences] | None = None  # see occurrences
-        self.repair_tally = [0, 0]  # local repairs tried, and found (domains._Repairs)
 
     # ------------------------------------------------------------------ compilation
     def _atom(self, eq: sympy.Basic) -> int:
