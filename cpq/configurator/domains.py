@@ -270,7 +270,10 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     # Elsewhere most clauses link auxiliary variables (decision-diagram nodes of tables, counters,
     # one-hot features): measured on clib-renault, 5 % of the repairs succeeded (each failed one
     # cost 1.1 ms), following two-literal clauses misled the phases, and both cost SAT calls.
-    feature_model = model.clause_index() is not None
+    # Nor with no choice made: then every cached solution fits, and the values they leave unproven
+    # are mostly impossible outright — every repair of those fails and phase support walks most of
+    # the model (automotive01's first step: 32 of 32 repairs failed, support took 70 ms of 190).
+    feature_model = model.clause_index() is not None and bool(lit_choice)
     repairs = _Repairs(model, cover, fixed) if REPAIRS and feature_model else None
     supported = SUPPORT_PHASES and feature_model
     blocked_true = blocked_false = calls = 0
