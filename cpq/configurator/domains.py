@@ -41,6 +41,7 @@ REPAIRS = True  # off only to measure the engine without local repairs (bench/co
 REPAIR_BELOW = 32  # once a SAT model proves fewer new values than this, repair it towards the rest
 REPAIR_LOOKS = 100_000  # clause looks a step may spend on repairs (~50 ns each)
 REPAIR_TRIAL = 32  # once a step has tried this many repairs …
+REPAIR_GIVE_UP = 10  # a run of repairs (from one model) stops after this many failures in a row
 REPAIR_KEEP_RATE = 0.25  # … it stops unless at least this share succeeded (linux, automotive01: 64 %)
 SUPPORT_PHASES = True  # off only to measure the engine without phase support (bench/configure.py --no-repairs)
 EXACT_UP_TO = 2  # a cached solution off the fixed values on this few boundary options is checked clause by clause
@@ -359,8 +360,11 @@ class _Repairs:
         model, first = self.model, self.model.first_option_var
         todo = _literals(need_true, first, 1) + _literals(need_false, first, -1)
         wanted = set(todo)
+        failed = 0  # in a row
         for lit in todo:
             if self.looks <= 0 or (self.probes >= REPAIR_TRIAL and self.made < REPAIR_KEEP_RATE * self.probes):
+                break
+            if failed >= REPAIR_GIVE_UP:
                 break
             i = abs(lit) - first
             if not ((need_true if lit > 0 else need_false) >> i) & 1 or self.tried.get(lit, 0) >= 2:
@@ -370,7 +374,9 @@ class _Repairs:
             self.looks -= looks
             self.probes += 1
             if flips is None:
+                failed += 1
                 continue
+            failed = 0
             self.made += 1
             for v, new in flips.items():  # every variable is an option's (a feature model)
                 true.discard(-new)
