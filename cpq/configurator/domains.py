@@ -25,14 +25,9 @@ from dataclasses import dataclass, field
 from itertools import compress, count
 
 from cpq.configurator.cnf import IntVar
-from cpq.configurator.model import (
-    Assumptions,
-    ClauseIndex,
-    CompiledProduct,
-    Solution,
-)
+from cpq.configurator.model import Assumptions, ClauseIndex, CompiledProduct, Solution
 from cpq.configurator.reasons import Reason, ReasonFinder, _key
-from cpq.configurator.repair import MAX_LOOKS, repair, support
+from cpq.configurator.repair import MAX_LOOKS, Occurrences, repair, support
 
 MAX_MEMO = 200_000  # remembered proofs of impossibility per context
 CHUNK_BELOW = 8  # once a model proves fewer new values than this, ask for the unproven ones together
@@ -41,8 +36,8 @@ REPAIRS = True  # off only to measure the engine without local repairs (bench/co
 REPAIR_BELOW = 32  # once a SAT model proves fewer new values than this, repair it towards the rest
 REPAIR_LOOKS = 100_000  # clause looks a step may spend on repairs (~50 ns each)
 REPAIR_TRIAL = 32  # once a step has tried this many repairs …
-REPAIR_GIVE_UP = 10  # a run of repairs (from one model) stops after this many failures in a row
 REPAIR_KEEP_RATE = 0.25  # … it stops unless at least this share succeeded (linux, automotive01: 64 %)
+REPAIR_GIVE_UP = 10  # a run of repairs (from one model) stops after this many failures in a row
 SUPPORT_PHASES = True  # off only to measure the engine without phase support (bench/configure.py --no-repairs)
 EXACT_UP_TO = 2  # a cached solution off the fixed values on this few boundary options is checked clause by clause
 
@@ -184,10 +179,8 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
         need_true &= ~witnessed_true
         need_false &= ~witnessed_false
     lit_choice = {x: _key(c) for c, lits in assumptions.choices for x in lits}
-    fixed = {abs(lit) for lit in implied}
-    fixed.update(abs(lit) for lit in base)
     more_true, more_false, more_calls, repaired = _settle(model, cover, base, need_true, need_false, memo, lit_choice,
-                                                         fixed)
+                                                         implied)
     blocked_true |= more_true
     blocked_false |= more_false
     calls += more_calls
@@ -251,7 +244,7 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
 
 
 def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true: int, need_false: int,
-            memo: _Memo, lit_choice: dict[int, tuple], fixed: set[int]) -> tuple[int, int, int, int]:
+            memo: _Memo, lit_choice: dict[int, tuple], implied: list[int]) -> tuple[int, int, int, int]:
     """Decide every still-unproven value: (newly blocked "chosen", blocked "left out", SAT calls, repairs).
 
     While the calls are productive, each assumes one unproven value, with the phases favouring
@@ -262,11 +255,10 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     values holds", behind an activation literal, and the call either proves at least one more
     value (and, steered by the phases, usually many) or proves every one of them impossible at
     once. The unproven set only shrinks, so each new clause implies the earlier ones and one
-    activation literal serves the whole step; it is retired at the end. `fixed`: the variables the
-    assumptions fix, by themselves or through propagation.
+    activation literal serves the whole step; it is retired at the end. `implied`: what
+    propagation of the assumptions fixed.
     """
     first = model.first_option_var
-    occ = model.occurrences()
     # Repairs and phase support only where every clause is over options (feature models).
     # Elsewhere most clauses link auxiliary variables (decision-diagram nodes of tables, counters,
     # one-hot features): measured on clib-renault, 5 % of the repairs succeeded (each failed one
@@ -275,7 +267,8 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     # are mostly impossible outright — every repair of those fails and phase support walks most of
     # the model (automotive01's first step: 32 of 32 repairs failed, support took 70 ms of 190).
     feature_model = model.clause_index() is not None and bool(lit_choice)
-    repairs = _Repairs(model, cover, fixed) if REPAIRS and feature_model else None
+    occ = model.occurrences() if feature_model else None
+    repairs = _Repairs(model, occ, cover, base, implied) if REPAIRS and feature_model else None
     supported = SUPPORT_PHASES and feature_model
     blocked_true = blocked_false = calls = 0
     act = 0  # the step's activation literal, once chunking starts
@@ -346,9 +339,10 @@ class _Repairs:
     option's, so a flip changes one bit of the solution): each unproven value is tried at most
     twice, within REPAIR_LOOKS clause looks for the step."""
 
-    def __init__(self, model: CompiledProduct, cover: _Coverage, fixed: set[int]):
-        self.model, self.cover, self.fixed = model, cover, fixed
-        self.occ = model.occurrences()
+    def __init__(self, model: CompiledProduct, occ: Occurrences, cover: _Coverage, base: list[int], implied: list[int]):
+        self.model, self.occ, self.cover = model, occ, cover
+        self.fixed = {abs(lit) for lit in implied}  # never flipped: assumed, or fixed by propagation
+        self.fixed.update(abs(lit) for lit in base)
         self.tried: dict[int, int] = {}
         self.looks = REPAIR_LOOKS
         self.made = 0

@@ -468,8 +468,8 @@ class CompiledProduct:
         import random
         import time
 
-        self.clause_index()  # built here rather than in the first step
-        self.occurrences()
+        if self.clause_index() is not None:  # built here rather than in the first step
+            self.occurrences()  # local repairs and phase support run in feature models only
         rng = random.Random(len(self.option_ids))
         solver = self.main_solver()
         limit = count if count is not None else min(WARM_UP_SOLUTIONS, 8 * len(self.option_ids))

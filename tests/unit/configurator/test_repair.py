@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cpq.configurator.repair import Occurrences, repair, support
@@ -38,12 +38,14 @@ def cnf_with_model(draw):
 @given(case=cnf_with_model())
 def test_a_repair_is_a_model_with_the_target_that_keeps_every_fixed_variable(case):
     clauses, nvars, start, target, fixed = case
-    if start is None:
-        return
+    assume(start is not None)
     occ = Occurrences(clauses, TRUE)
     true = set(start)
     flips, _ = repair(occ, true, target, fixed)
     assert true == set(start)  # the caller's model is left as it was
+    neighbour = set(start) - {-target} | {target}
+    if abs(target) not in fixed and all(not neighbour.isdisjoint(c) for c in clauses):
+        assert flips is not None  # one flip away: always found
     if flips is None:
         return
     assignment = list(start)
