@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cpq.pricing import engine as pricing_engine  # noqa: E402
 from cpq.pricing.engine import price_quote  # noqa: E402
-from cpq.pricing.program import Candidates, ChainIndex, pricing_program  # noqa: E402
+from cpq.pricing.program import Candidates, ChainIndex, ItemPlan, pricing_program  # noqa: E402
 from cpq.pricing.request import OptionChoice, PricingContext, QuoteLine, QuoteRequest  # noqa: E402
 from cpq.pricing.resolve import find_price  # noqa: E402
 from cpq.ruleset.loader import load_ruleset  # noqa: E402
@@ -223,8 +223,10 @@ class _NaiveIndex:
         self.quote_rules = ()  # quote-level conditions are judged per item, by closure, like the rest
         self.quote_wide = ()
 
-    def price_source(self, chain, sku, on):
-        return find_price(chain, sku, on)
+    def plan(self, chain, sku, on, account, parent) -> ItemPlan:
+        real = self.index.plan(chain, sku, on, account, parent)  # for its names and `waits`, not its rules
+        return ItemPlan(find_price(chain, sku, on), real.name, real.category, real.family,
+                        self.candidates(sku, real.category, real.family, account, parent), real.waits)
 
     def candidates(self, sku, category, family, account, parent) -> Candidates:
         groups: dict[int, list] = {}

@@ -40,9 +40,13 @@ from cpq.pricing.money import (
     to_decimal,
 )
 from cpq.pricing.program import (
-    Candidates,
+    AMOUNT_OFF,
+    GROUP,
+    HOLDS,
+    MULTIPLY,
     ChainIndex,
     CompiledRule,
+    ItemPlan,
     PricingProgram,
     pricing_program,
 )
@@ -92,14 +96,15 @@ class PricedItem:
     quantity: int  # units_per_bundle × bundles
     bundle_attributes: Mapping[str, Fraction]
     line: QuoteLine
+    plan: ItemPlan | None = None  # its price entry, names and candidate rules in this quote's chain
     source: PriceSource | None = None
     charge: str = "one_time"
+    cost: Decimal | None = None
     term_months: int | None = None
     list_amount: Decimal = ZERO
     base: Decimal = ZERO  # after list, tier and contract steps
     net: Decimal = ZERO  # per charge period (one-time, per month or per year)
     total: Decimal = ZERO  # net over the term: net × months (monthly) or net × months/12 (annual)
-    cost: Decimal | None = None
     steps: list[PriceStep] = field(default_factory=list)
     env: _LineEnv | None = None
     periods: Fraction | int = 1  # charge periods over the term; 1 (an int: compared per item) for one-time
@@ -210,13 +215,17 @@ class _LineEnv(dict):
 
     __slots__ = ("item", "quote")  # one per priced item: no per-instance __dict__
 
-    def __init__(self, item: PricedItem, quote: _QuoteEnv):
-        super().__init__({
-            "line.product": item.sku, "line.category": item.category, "line.family": item.family,
-            "line.charge": item.charge, "line.quantity": item.quantity,
-        })
-        self.item = item
-        self.quote = quote
+    @classmethod
+    def of(cls, item: PricedItem, quote: _QuoteEnv) -> _LineEnv:
+        env = cls()  # filled item by item: a third of the cost of a constructor passing a dict
+        env["line.product"] = item.sku
+        env["line.category"] = item.category
+        env["line.family"] = item.family
+        env["line.charge"] = item.charge
+        env["line.quantity"] = item.quantity
+        env.item = item
+        env.quote = quote
+        return env
 
     def subtotal(self, key: int) -> Fraction:
         return self.quote.pricer.subtotal(key)
@@ -294,17 +303,19 @@ class _Pricer:
         self.currency = self.chain.currency
         self.mode, self.level = self.chain.rounding_mode, self.chain.rounding_level
         self.round = rounder(self.currency, self.mode)  # round_amount in the book's currency and mode
+        self.per_line = self.level == "line"
         self.index: ChainIndex = program.chain_index(self.chain.ids)
+        self.account, self.parent = ctx.account.get("id"), ctx.account.get("parent")
         self.lines = [self._expand(line) for line in request.lines]
         self.items = [item for line in self.lines for item in line.items]
-        self._find_prices()
         self.term_months = request.term_months or max(
             (i.term_months or 0 for i in self.items if i.charge != "one_time"), default=0)
-        self.quote_env = _QuoteEnv(self, self._quote_values())
+        self.quote_env = quote_env = _QuoteEnv(self, self._quote_values())
+        line_env = _LineEnv.of
         for item in self.items:
-            item.env = _LineEnv(item, self.quote_env)
+            item.env = line_env(item, quote_env)
         # formulas that read subtotal() or quote totals wait until every other line has its base amount
-        waiting = {id(i) for i in self.items if self._waits_for_totals(i)}
+        waiting = {id(i) for i in self.items if i.plan.waits}
         self.waiting = waiting
         self.settled = [i for i in self.items if id(i) not in waiting]
         for item in self.settled:
@@ -318,7 +329,6 @@ class _Pricer:
         self.stage = "rules"
         self._set_totals(self.items, net=False)
         fired = self._quote_level_rules()
-        account, parent = ctx.account.get("id"), ctx.account.get("parent")
         # rules for every line whose quote-level condition holds for this quote, grouped by priority
         wide: dict[int, list[CompiledRule]] = {}
         wide_floors = []
@@ -328,14 +338,14 @@ class _Pricer:
         self.quote_wide = tuple(sorted((p, tuple(rs)) for p, rs in wide.items()))
         self.quote_wide_key = tuple(r.id for _, rs in self.quote_wide for r in rs)
         self.quote_wide_floors = tuple(wide_floors)
-        candidates_of, adjust, manual, floor, finish = (
-            self.index.candidates, self._adjust, self._manual, self._floor, self._finish)
+        adjust, manual, floor, finish = self._adjust, self._manual, self._floor, self._finish
+        wide, wide_key, ops_of = self.quote_wide, self.quote_wide_key, self.index.adjustments
         for line in self.lines:
             for item in line.items:
-                candidates = candidates_of(item.sku, item.category, item.family, account, parent)
-                amount = adjust(item, candidates, fired)
+                plan = item.plan
+                amount = adjust(item, ops_of(plan, wide, wide_key), fired)
                 amount = manual(item, line, amount)
-                amount = floor(item, candidates, amount, fired)
+                amount = floor(item, plan.candidates.floors, amount, fired)
                 finish(item, amount)
         self.stage = "net"
         totals = self._totals()
@@ -384,8 +394,8 @@ class _Pricer:
                 item.bundle = nested
             items += nested
         name, _, _ = self.program.sku_info[product.id]
-        return PricedLine(id=line.id, product=product.id, name=name, quantity=line.quantity,
-                          group=line.group or line.id, items=items, manual_discount=line.discount)
+        # positional (id, product, name, quantity, group, items, manual_discount): cheaper than keywords
+        return PricedLine(line.id, product.id, name, line.quantity, line.group or line.id, items, line.discount)
 
     def _bundle(self, line: QuoteLine, product: Product, options, bundles: int, role: str, prefix: str) -> list[PricedItem]:
         allowed = self.program.allowed_options[product.id]
@@ -409,24 +419,20 @@ class _Pricer:
         return out
 
     def _item(self, line, sku, role, per_bundle, bundles, attrs, prefix) -> PricedItem:
-        name, category, family = self.program.sku_info[sku]
+        plan = self.index.plan(self.chain, sku, self.on, self.account, self.parent)  # PriceNotFound here
+        source = plan.source
+        entry = source.entry
+        charge = entry.charge
         # positional, in PricedItem's field order (sku, name, role, category, family, units_per_bundle,
-        # bundles, quantity, bundle_attributes, line): a keyword call costs more, 2,000 times a quote
-        return PricedItem(sku, prefix + name, role, category, family, per_bundle, bundles, per_bundle * bundles,
-                          attrs, line)
-
-    def _find_prices(self) -> None:
-        request = self.request
-        price_source = self.index.price_source
-        for item in self.items:
-            source = price_source(self.chain, item.sku, self.on)
-            item.source = source
-            entry = source.entry
-            item.charge = entry.charge
-            if entry.charge != "one_time":
-                item.term_months = item.line.term_months or request.term_months or entry.term_months or 12
-                item.periods = Fraction(item.term_months) if entry.charge == "monthly" else Fraction(item.term_months, 12)
-            item.cost = entry.cost if entry.cost is not None else source.list_entry.cost
+        # bundles, quantity, bundle_attributes, line, plan, source, charge, cost): a keyword call costs
+        # more, 2,000 times a quote
+        item = PricedItem(sku, prefix + plan.name, role, plan.category, plan.family, per_bundle, bundles,
+                          per_bundle * bundles, attrs, line, plan, source, charge,
+                          entry.cost if entry.cost is not None else source.list_entry.cost)
+        if charge != "one_time":
+            item.term_months = months = line.term_months or self.request.term_months or entry.term_months or 12
+            item.periods = Fraction(months) if charge == "monthly" else Fraction(months, 12)
+        return item
 
     # ------------------------------------------------------------------ quote facts
     def _quote_values(self) -> dict:
@@ -446,7 +452,7 @@ class _Pricer:
         """quote.total, list_total, discount_percent and margin_percent over `items` (exact)."""
         mode = self.mode
         list_total = total = costed_net = cost = ZERO
-        self.has_cost = False
+        has_cost = False
         for i in items:
             if i.periods == 1:  # one-time charges, the common case
                 amount = i.net if net else i.base
@@ -456,9 +462,10 @@ class _Pricer:
                 list_total += _over_term(i.list_amount, i.periods, mode)
             total += amount
             if i.cost is not None:
-                self.has_cost = True
+                has_cost = True
                 costed_net += amount
                 cost += i.cost * i.quantity if i.periods == 1 else _over_term(i.cost * i.quantity, i.periods, mode)
+        self.has_cost = has_cost
         facts = {
             "quote.total": Fraction(total),
             "quote.list_total": Fraction(list_total),
@@ -508,12 +515,6 @@ class _Pricer:
         return total
 
     # ------------------------------------------------------------------ base amounts
-    def _waits_for_totals(self, item: PricedItem) -> bool:
-        for entry in (item.source.entry, item.source.list_entry):
-            if entry.formula is not None and self.program.formulas[id(entry)].uses_totals:
-                return True
-        return False
-
     def _tier_positions(self) -> None:
         running: dict[tuple[str, str], int] = {}
         self._starts: dict[tuple[int, tuple[str, str]], int] = {}
@@ -563,39 +564,47 @@ class _Pricer:
         return amount, note
 
     def _base(self, item: PricedItem) -> None:
+        """The list, tier and contract steps: the amount that rules adjust."""
+        plan = item.plan
+        unit = plan.list_unit
+        quantity = item.quantity
+        if unit is not None:  # a unit list price, the common case
+            amount = unit * quantity
+            item.steps.append(_new_step(("list", "List price", None, amount, plan.source.list_book.id,
+                                         plan.source.list_where, f"{quantity} × {plan.list_text}")))
+            item.list_amount = amount
+        else:
+            amount = self._list_tiers_or_formula(item)
+        if plan.contract is not None:
+            unit, text, label = plan.contract
+            source = plan.source
+            if unit is not None:
+                contract, note = unit * quantity, f"{quantity} × {text}"
+            else:
+                contract, note = self._amount(source.entry, item, source.book)
+            item.steps.append(_new_step(("contract", label, amount, contract, source.book.id, source.where, note)))
+            amount = contract
+        item.base = amount
+
+    def _list_tiers_or_formula(self, item: PricedItem) -> Decimal:
+        """The list step of a tiered list entry (with its tier step) or of a formula; the amount after."""
         source = item.source
-        entry, list_entry, list_book = source.entry, source.list_entry, source.list_book
-        steps = item.steps
-        where = source.list_where
+        list_entry, list_book, where = source.list_entry, source.list_book, source.list_where
         tiers = list_entry.tiers
         if tiers is not None and tiers.bands[0].unit is not None:
             first = tiers.bands[0].unit
             amount = first * item.quantity
-            steps.append(_new_step(("list", "List price", None, amount, list_book.id, where,
-                                   f"{item.quantity} × {first} (first tier band)")))
+            item.steps.append(_new_step(("list", "List price", None, amount, list_book.id, where,
+                                         f"{item.quantity} × {first} (first tier band)")))
             result = self._tiers(list_entry, item, list_book)
-            steps.append(_new_step(("tier", f"{tiers.mode.capitalize()} tiers", amount, result.amount,
-                                   list_book.id, where, result.note)))
-            item.list_amount, amount = amount, result.amount
-        elif list_entry.unit is not None:  # _amount inline for the common unit price
-            quantity, unit = item.quantity, list_entry.unit
-            amount = unit * quantity
-            steps.append(_new_step(("list", "List price", None, amount, list_book.id, where, f"{quantity} × {unit}")))
+            item.steps.append(_new_step(("tier", f"{tiers.mode.capitalize()} tiers", amount, result.amount,
+                                         list_book.id, where, result.note)))
             item.list_amount = amount
-        else:
-            amount, note = self._amount(list_entry, item, list_book)
-            steps.append(_new_step(("list", "List price", None, amount, list_book.id, where, note)))
-            item.list_amount = amount
-        if entry is not list_entry:
-            book = source.book
-            if entry.unit is not None:
-                contract, note = entry.unit * item.quantity, f"{item.quantity} × {entry.unit}"
-            else:
-                contract, note = self._amount(entry, item, book)
-            label = ("Contract price" if book.account else "Partner price" if book.partner else f"Price of {book.name}")
-            steps.append(_new_step(("contract", label, amount, contract, book.id, source.where, note)))
-            amount = contract
-        item.base = amount
+            return result.amount
+        amount, note = self._amount(list_entry, item, list_book)
+        item.steps.append(_new_step(("list", "List price", None, amount, list_book.id, where, note)))
+        item.list_amount = amount
+        return amount
 
     # ------------------------------------------------------------------ rules
     def _quote_level_rules(self) -> frozenset[str]:
@@ -660,80 +669,73 @@ class _Pricer:
         except ZeroDivisionError:
             raise _divides_by_zero(rule) from None
 
-    def _adjust(self, item: PricedItem, candidates: Candidates, fired: frozenset[str]) -> Decimal:
+    def _adjust(self, item: PricedItem, ops: tuple, fired: frozenset[str]) -> Decimal:
+        """The rule adjustments of one item; `ops` are its candidate rules (program.adjustment_ops)."""
         amount = item.base
-        holds = self._holds
-        line_test = self._line_test
         steps = item.steps
-        groups = candidates.groups
-        if self.quote_wide:
-            groups = self.index.with_quote_wide(candidates, self.quote_wide, self.quote_wide_key)
-        for priority, rules in groups:
-            if len(rules) == 1:  # the common case: one rule at this priority
-                rule = rules[0]
-                if not rule.unconditional:
-                    test = rule.line_test
-                    if test is not None:
-                        try:
-                            if not test(item.env):
-                                continue
-                        except ZeroDivisionError:
-                            raise _divides_by_zero(rule) from None
-                    elif not holds(rule, item, fired):
+        env = item.env
+        for kind, test, rule, value, note in ops:
+            if kind == GROUP:  # several rules at one priority (rule: the priority, value: the rules)
+                amount, exclusive = self._group(item, rule, value, amount, fired)
+                if exclusive:
+                    return amount
+                continue
+            if test is not None:
+                if test is HOLDS:
+                    if not self._holds(rule, item, fired):
                         continue
-                if rule.stack != "exclusive":
-                    # _effect and _step inline (two calls and a tuple fewer per applied rule)
-                    kind, note = rule.kind, rule.note
-                    if kind == "discount":
-                        after = amount - amount * rule.rule.value
-                    elif kind == "markup":
-                        after = amount + amount * rule.rule.value
-                    else:
-                        after, note = self._effect(rule, amount, item)
-                    after = after.quantize(CARRY_QUANTUM, rounding=ROUND_HALF_EVEN, context=QUANTIZE)  # money.carry
-                    if after < 0:
-                        after, note = ZERO, note + " (not below zero)"
-                    if after != amount:  # a rule that changes nothing is not a step
-                        steps.append(_new_step(("adjustment", rule.label, amount, after, rule.id, rule.where, note)))
-                        amount = after
-                    continue
-                matched = rules
+                else:
+                    try:
+                        if not test(env):
+                            continue
+                    except ZeroDivisionError:
+                        raise _divides_by_zero(rule) from None
+            if kind == MULTIPLY:  # a discount or markup: value is 1 − d or 1 + m
+                after = amount * value
             else:
-                matched = [r for r in rules if r.unconditional or (
-                    line_test(r, item) if r.line_test is not None else holds(r, item, fired))]
-            if not matched:
-                continue
-            if len(matched) == 1 and matched[0].stack != "exclusive":
-                rule = matched[0]
-                after, note = self._effect(rule, amount, item)
-                amount = self._step(item, rule, amount, after, note)
-                continue
-            exclusive = next((r for r in matched if r.stack == "exclusive"), None)
-            if exclusive is not None:
-                after, note = self._effect(exclusive, amount, item)
-                others = [r.id for r in matched if r is not exclusive]
-                note += f"; exclusive at priority {priority}: later priorities skipped"
-                if others:
-                    note += f", not applied: {', '.join(others)}"
-                return self._step(item, exclusive, amount, after, note)
-            additive = [r for r in matched if r.stack == "additive"]
-            best = [r for r in matched if r.stack == "best"]
-            compound = [r for r in matched if r.stack not in ("additive", "best")]
-            if additive:
-                start = amount
-                for r in additive:
-                    after, note = self._effect(r, start, item)
-                    amount = self._step(item, r, amount, amount + (after - start), f"{note} (additive, on {start})")
-            if best:
-                outcomes = [(self._effect(r, amount, item), r) for r in best]
-                (after, note), winner = min(outcomes, key=lambda o: o[0][0])
-                if len(best) > 1:
-                    note += f"; best of {', '.join(r.id for r in best)}"
-                amount = self._step(item, winner, amount, after, note)
-            for r in compound:
-                after, note = self._effect(r, amount, item)
-                amount = self._step(item, r, amount, after, note)
+                quantity = item.quantity
+                after = amount - value * quantity if kind == AMOUNT_OFF else value * quantity
+                note = f"{note} × {quantity}"
+            after = after.quantize(CARRY_QUANTUM, rounding=ROUND_HALF_EVEN, context=QUANTIZE)  # money.carry
+            if after < 0:
+                after, note = ZERO, note + " (not below zero)"
+            if after != amount:  # a rule that changes nothing (a discount on a free item) is not a step
+                steps.append(_new_step(("adjustment", rule.label, amount, after, rule.id, rule.where, note)))
+                amount = after
         return amount
+
+    def _group(self, item: PricedItem, priority: int, rules: tuple, amount: Decimal,
+               fired: frozenset[str]) -> tuple[Decimal, bool]:
+        """One priority's rules by their stacking; the amount after, and whether an exclusive rule ended it."""
+        matched = [r for r in rules if r.unconditional or (
+            self._line_test(r, item) if r.line_test is not None else self._holds(r, item, fired))]
+        exclusive = next((r for r in matched if r.stack == "exclusive"), None)
+        if exclusive is not None:
+            after, note = self._effect(exclusive, amount, item)
+            others = [r.id for r in matched if r is not exclusive]
+            note += f"; exclusive at priority {priority}: later priorities skipped"
+            if others:
+                note += f", not applied: {', '.join(others)}"
+            return self._step(item, exclusive, amount, after, note), True
+        additive = [r for r in matched if r.stack == "additive"]
+        best = [r for r in matched if r.stack == "best"]
+        compound = [r for r in matched if r.stack not in ("additive", "best")]
+        if additive:
+            start = amount
+            for r in additive:
+                after, note = self._effect(r, start, item)
+                note = f"{note} (additive, on {start})" if len(matched) > 1 else note
+                amount = self._step(item, r, amount, amount + (after - start), note)
+        if best:
+            outcomes = [(self._effect(r, amount, item), r) for r in best]
+            (after, note), winner = min(outcomes, key=lambda o: o[0][0])
+            if len(best) > 1:
+                note += f"; best of {', '.join(r.id for r in best)}"
+            amount = self._step(item, winner, amount, after, note)
+        for r in compound:
+            after, note = self._effect(r, amount, item)
+            amount = self._step(item, r, amount, after, note)
+        return amount, False
 
     def _manual(self, item: PricedItem, line: PricedLine, amount: Decimal) -> Decimal:
         if not (line.manual_discount or self.request.discount):
@@ -747,9 +749,8 @@ class _Pricer:
                 amount = after
         return amount
 
-    def _floor(self, item: PricedItem, candidates: Candidates, amount: Decimal, fired: frozenset[str]) -> Decimal:
+    def _floor(self, item: PricedItem, floors: tuple, amount: Decimal, fired: frozenset[str]) -> Decimal:
         best: tuple[Decimal, CompiledRule] | None = None
-        floors = candidates.floors
         if self.quote_wide_floors:
             floors = (*floors, *self.quote_wide_floors)
         for rule in floors:
@@ -779,7 +780,7 @@ class _Pricer:
         return limit
 
     def _finish(self, item: PricedItem, amount: Decimal) -> None:
-        per_line = self.level == "line"
+        per_line = self.per_line
         if per_line:
             rounded = self.round(amount)
             if rounded != amount:
@@ -798,7 +799,7 @@ class _Pricer:
 
     # ------------------------------------------------------------------ totals, tax, approvals
     def _round(self, amount) -> Decimal:
-        if isinstance(amount, Fraction):
+        if not isinstance(amount, Decimal):  # a Fraction (isinstance of Fraction, an ABC, is slow)
             amount = to_decimal(amount, self.mode)
         return self.round(amount)
 

@@ -102,6 +102,68 @@ class Candidates:
     floors: tuple[CompiledRule, ...]
 
 
+@dataclass(slots=True)
+class ItemPlan:
+    """What pricing one SKU needs in one chain, on one date, for one account — looked up once, kept.
+
+    A quote's items each make one lookup for their plan instead of one each for the price entry,
+    the name and category, the candidate rules and whether a formula waits for quote totals.
+    """
+
+    source: PriceSource
+    name: str
+    category: str
+    family: str
+    candidates: Candidates
+    waits: bool  # a formula of its entries reads subtotal() or quote totals: priced after the others
+    list_unit: Decimal | None  # the list entry's unit price (None for tiers or a formula)
+    list_text: str  # str(list_unit), for the waterfall note
+    # the contracted or partner entry when it is not the list entry: (its unit price or None, its
+    # str, the step's label)
+    contract: tuple[Decimal | None, str, str] | None
+    ops: tuple | None = None  # adjustment_ops of its candidate groups, built on first use
+    # (which quote-wide rules held, the ops of the candidate groups merged with them) for the last
+    # quote that used it: one attribute, so that a thread never sees one quote's key with another's ops
+    wide: tuple[tuple, tuple] | None = None
+
+
+# What an adjustment op does (see adjustment_ops).
+MULTIPLY, AMOUNT_OFF, SET_PRICE, GROUP = range(4)
+HOLDS = object()  # an op's test: the engine judges the rule (dates, quote-level condition) per quote
+
+
+def adjustment_ops(groups: tuple, held: frozenset[str] = frozenset()) -> tuple:
+    """A SKU's candidate groups (by priority) as the flat ops the engine's adjust loop runs.
+
+    Most priorities hold one rule that stacks on the amount so far: that rule becomes one op
+    `(kind, test, rule, value, note)`, kind MULTIPLY (a discount or markup, value the factor
+    1 − d or 1 + m), AMOUNT_OFF or SET_PRICE (value per unit); test None when it holds for every
+    line it targets (or it is among `held`, the quote-wide rules judged to hold for this quote),
+    the line condition's closure, or HOLDS. Any other priority (several rules, or an exclusive
+    one) is `(GROUP, None, priority, rules, "")`, for the engine's stacking rules.
+    """
+    ops = []
+    for priority, rules in groups:
+        rule = rules[0]
+        if len(rules) > 1 or rule.stack == "exclusive":
+            ops.append((GROUP, None, priority, rules, ""))
+            continue
+        if rule.unconditional or rule.id in held:
+            test = None
+        elif rule.line_test is not None:
+            test = rule.line_test
+        else:
+            test = HOLDS
+        value = rule.rule.value
+        if rule.kind == "discount":
+            ops.append((MULTIPLY, test, rule, 1 - value, rule.note))
+        elif rule.kind == "markup":
+            ops.append((MULTIPLY, test, rule, 1 + value, rule.note))
+        else:
+            ops.append((AMOUNT_OFF if rule.kind == "amount_off" else SET_PRICE, test, rule, value, rule.note))
+    return tuple(ops)
+
+
 class ChainIndex:
     """The rules of one chain of books, indexed so that a line meets only its candidate rules."""
 
@@ -140,7 +202,9 @@ class ChainIndex:
         self.quote_rules = tuple(r for r in self.rules if r.quote_level)
         self._candidates: dict[tuple[str, str | None, str | None], Candidates] = {}
         self._prices: dict[tuple[str, date], PriceSource] = {}
-        self._merged: dict[tuple, tuple] = {}
+        self._plans: dict[tuple[str, date, str | None, str | None], ItemPlan] = {}
+        self._sku_info = program.sku_info
+        self._formulas = program.formulas
         self._quote_program = None
         self._lock = threading.Lock()
 
@@ -176,25 +240,49 @@ class ChainIndex:
         self._candidates[key] = found
         return found
 
-    def with_quote_wide(self, candidates: Candidates, wide: tuple, wide_key: tuple) -> tuple:
-        """A SKU's candidate groups merged with the quote-wide rules that hold for a quote, by priority.
+    def plan(self, chain: BookChain, sku: str, on: date, account: str | None, parent: str | None) -> ItemPlan:
+        """The plan of one SKU on a date for an account (PriceNotFound is raised, never kept)."""
+        key = (sku, on, account, parent)
+        found = self._plans.get(key)
+        if found is None:
+            source = self.price_source(chain, sku, on)
+            name, category, family = self._sku_info[sku]
+            entry, listed, book = source.entry, source.list_entry, source.book
+            waits = any(e.formula is not None and self._formulas[id(e)].uses_totals for e in (entry, listed))
+            list_unit = listed.unit if listed.tiers is None and listed.formula is None else None
+            contract = None
+            if entry is not listed:
+                label = "Contract price" if book.account else "Partner price" if book.partner else f"Price of {book.name}"
+                contract = (entry.unit, str(entry.unit), label)
+            found = ItemPlan(source, name, category, family, self.candidates(sku, category, family, account, parent),
+                             waits, list_unit, str(list_unit), contract)
+            if len(self._plans) >= _CANDIDATE_CACHE_LIMIT:
+                self._plans.clear()
+            self._plans[key] = found
+        return found
 
-        Kept per (candidates, which quote-wide rules hold): consecutive quotes of one account and
-        country meet the same few quote-wide rules, so each SKU's merge is done once, not per quote.
+    def adjustments(self, plan: ItemPlan, wide: tuple, wide_key: tuple) -> tuple:
+        """The adjustment ops of a plan's candidates merged with the quote-wide rules held for a quote.
+
+        `wide` holds those rules by priority, `wide_key` their ids. Kept on the plan per `wide_key`:
+        consecutive quotes of one account and country meet the same few quote-wide rules, so each
+        SKU's merge is done once, not per quote.
         """
-        key = (id(candidates), wide_key)
-        found = self._merged.get(key)
-        if found is not None and found[0] is candidates:
-            return found[1]
-        groups: dict[int, tuple[CompiledRule, ...]] = dict(candidates.groups)
+        if not wide:
+            ops = plan.ops
+            if ops is None:
+                ops = plan.ops = adjustment_ops(plan.candidates.groups)
+            return ops
+        kept = plan.wide
+        if kept is not None and kept[0] == wide_key:
+            return kept[1]
+        groups: dict[int, tuple[CompiledRule, ...]] = dict(plan.candidates.groups)
         position = self.position
         for priority, rules in wide:
             groups[priority] = tuple(sorted((*groups.get(priority, ()), *rules), key=lambda r: position[id(r)]))
-        merged = tuple(sorted(groups.items()))
-        if len(self._merged) >= _CANDIDATE_CACHE_LIMIT:
-            self._merged.clear()
-        self._merged[key] = (candidates, merged)  # holds `candidates`, so its id stays its own
-        return merged
+        ops = adjustment_ops(tuple(sorted(groups.items())), frozenset(wide_key))
+        plan.wide = (wide_key, ops)
+        return ops
 
     def price_source(self, chain: BookChain, sku: str, on: date) -> PriceSource:
         """find_price for this chain, kept: the books of a chain are fixed, so (SKU, date) decides it."""

@@ -208,3 +208,48 @@ def test_lint_reports_dead_rules_unsold_skus_and_missing_list_prices(write_files
     assert any(m.startswith("two-segments: never fires: account.segment cannot equal both") for m in messages)
     assert "list: price for 'LONELY', which no product sells" in messages
     assert "list: 'B' has no price on 2026-06-01" in messages
+
+
+def test_quote_wide_rules_follow_each_quote_when_quotes_alternate(write_files):
+    """The rules merged into a SKU's candidates are kept per set of quote-wide rules that held: a
+    quote from another country, then one from the first country again, each get their own rules."""
+    base = write_files({
+        "rules/p.yaml": """
+            format: 1
+            kind: product
+            family: f
+            category: hardware
+            options:
+              A: {name: A}
+            products:
+              P: {name: P, features: {x: {min: 0, max: 1, options: [A]}}}
+        """,
+        "pricebooks/list.yaml": """
+            format: 1
+            kind: pricebook
+            id: list
+            currency: USD
+            effective: {from: 2026-01-01}
+            prices:
+              P: "100.00"
+              A: "10.00"
+            adjustments:
+              - {id: de-promo, when: "context.country == 'DE'", discount: 10%, priority: 5}
+              - {id: fr-promo, when: "context.country == 'FR'", discount: 20%, priority: 4}
+              - {id: big, when: "quote.list_total >= 500", amount_off: "1.00", priority: 6}
+        """,
+    })
+    ruleset = load_ruleset([base])
+
+    def rules_applied(country, quantity=1):
+        request, context = parse_quote({"currency": "USD", "date": "2026-03-01", "context": {"country": country},
+                                        "lines": [{"product": "P", "quantity": quantity,
+                                                   "options": [{"id": "A"}]}]}, TODAY)
+        quote = price_quote(ruleset, request, context)
+        return [[s.rule_id for s in item.steps if s.kind == "adjustment"] for item in quote.lines[0].items]
+
+    for _ in range(2):
+        assert rules_applied("DE") == [["de-promo"], ["de-promo"]]
+        assert rules_applied("FR") == [["fr-promo"], ["fr-promo"]]
+        assert rules_applied("US") == [[], []]
+        assert rules_applied("FR", quantity=5) == [["fr-promo", "big"], ["fr-promo", "big"]]
