@@ -139,14 +139,19 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     ok, implied = solver.propagate(assumptions=base)
     if not ok:  # the choices contradict each other by propagation alone
         return DomainResult(False, {}, {}, calls)
-    hidden = _hidden(model, set(implied))
+    true_now = set(implied)
+    hidden = _hidden(model, true_now)
     option_ids = model.option_ids
     sel = model.sel
     first = model.first_option_var  # option i is variable first + i
     n = len(option_ids)
     full = cover.full
-    forced_true = _mask([lit - first for lit in implied if 0 <= lit - first < n], n)
-    forced_false = _mask([-lit - first for lit in implied if 0 <= -lit - first < n], n)
+    if len(implied) > n:  # mostly auxiliary variables (tables, counters): one set lookup per option, in C
+        forced_true = _mask([v - first for v in true_now.intersection(range(first, first + n))], n)
+        forced_false = _mask([-v - first for v in true_now.intersection(range(-first - n + 1, -first + 1))], n)
+    else:
+        forced_true = _mask([lit - first for lit in implied if 0 <= lit - first < n], n)
+        forced_false = _mask([-lit - first for lit in implied if 0 <= -lit - first < n], n)
     index = model.clause_index() if COMPLETION_WITNESSES else None
     boundary = _boundary(index, implied, forced_true | forced_false, forced_true) if index is not None else None
     if not cover.consistent and not (boundary is not None and _completes(index, model.solutions, *boundary[:2])):
@@ -189,43 +194,52 @@ def compute_domains(model: CompiledProduct, assumptions: Assumptions, *, reasons
     finder = ReasonFinder(model, assumptions) if reasons else None
     # An answer without reasons, quantity range or filter is the same at every step it occurs: its
     # OptionDomain is shared (read-only) — those open both ways from one dict, the others made
-    # once on first use; answers with any of those are built afresh.
+    # once on first use; answers with any of those are built afresh. The options are taken kind by
+    # kind (which values are blocked, chosen or excluded), each kind's shared answers by index.
     plain, ranged, shared = _plain_domains(model)
     ranged_now = ranged if quantities else 0
-    special = blocked_true | blocked_false | cover.pos | cover.neg | ranged_now
-    # the masks as sets of option indexes: a shift of a mask as wide as the model costs as much as the set
-    not_true, not_false, chosen, excluded, ranged_set = (set(_literals(mask, 0, 1)) for mask in
-                                                          (blocked_true, blocked_false, cover.pos, cover.neg, ranged_now))
+    index_of = model.index
+    fresh = ranged_now | (_mask([index_of[o] for o in hidden], n) & blocked_true if hidden else 0)
     result: dict[str, OptionDomain] = dict(plain)
-    for i in _literals(special, 0, 1):
-        o = option_ids[i]
-        selectable, removable = i not in not_true, i not in not_false
-        is_chosen, is_excluded, is_ranged = i in chosen, i in excluded, i in ranged_set
-        key = (o, selectable, removable, is_chosen, is_excluded)
-        if not is_ranged and (selectable or o not in hidden):
-            dom = shared.get(key)
-            if dom is not None and (finder is None or dom.state not in ("blocked", "required")):
-                result[o] = dom
+    pos, neg = cover.pos, cover.neg
+    for group, is_chosen, is_excluded in ((pos, True, False), (neg & ~pos, False, True), (full & ~pos & ~neg, False, False)):
+        for kind, selectable, removable in ((group & blocked_true & ~blocked_false, False, True),
+                                            (group & blocked_false & ~blocked_true, True, False),
+                                            (group & blocked_true & blocked_false, False, False),
+                                            ((group & ranged_now & ~blocked_true & ~blocked_false
+                                              if not (is_chosen or is_excluded) else group & ~blocked_true & ~blocked_false),
+                                             True, True)):
+            if not kind:
                 continue
-        if is_chosen:
-            state = "selected"
-        elif is_excluded:
-            state = "excluded"
-        elif not selectable:
-            state = "blocked"
-        elif not removable:
-            state = "required"
-        else:
-            state = "selectable"
-        dom = OptionDomain(o, plain[o].feature, state, selectable, removable)
-        if finder is not None and state in ("blocked", "required"):
-            reason = finder.why(sel[o] if state == "blocked" else -sel[o], o)
-            if reason is not None:
-                dom.reasons.append(reason)
-        dom.hidden = o in hidden and not selectable
-        result[o] = dom
-        if not (dom.reasons or dom.hidden or is_ranged):
-            shared[key] = dom
+            if is_chosen:
+                state = "selected"
+            elif is_excluded:
+                state = "excluded"
+            elif not selectable:
+                state = "blocked"
+            elif not removable:
+                state = "required"
+            else:
+                state = "selectable"
+            with_reason = finder is not None and state in ("blocked", "required")
+            if not with_reason and kind & ~fresh:
+                cache = shared.setdefault((selectable, removable, is_chosen, is_excluded), {})
+                indexes = _literals(kind & ~fresh, 0, 1)
+                for i in indexes:
+                    if i not in cache:
+                        o = option_ids[i]
+                        cache[i] = OptionDomain(o, plain[o].feature, state, selectable, removable)
+                result.update(zip(map(option_ids.__getitem__, indexes), map(cache.__getitem__, indexes), strict=True))
+                kind &= fresh
+            for i in _literals(kind, 0, 1):
+                o = option_ids[i]
+                dom = OptionDomain(o, plain[o].feature, state, selectable, removable)
+                if with_reason:
+                    reason = finder.why(sel[o] if state == "blocked" else -sel[o], o)
+                    if reason is not None:
+                        dom.reasons.append(reason)
+                dom.hidden = o in hidden and not selectable
+                result[o] = dom
     components: dict[str, tuple[int, int]] = {}
     if quantities:
         for i in _bits(ranged):
@@ -266,10 +280,12 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
     # Nor with no choice made: then every cached solution fits, and the values they leave unproven
     # are mostly impossible outright — every repair of those fails and phase support walks most of
     # the model (automotive01's first step: 32 of 32 repairs failed, support took 70 ms of 190).
-    feature_model = model.clause_index() is not None and bool(lit_choice)
+    options_only = model.clause_index() is not None
+    feature_model = options_only and bool(lit_choice)
     occ = model.occurrences() if feature_model else None
     repairs = _Repairs(model, occ, cover, base, implied) if REPAIRS and feature_model else None
     supported = SUPPORT_PHASES and feature_model
+    local = repairs is not None or supported
     blocked_true = blocked_false = calls = 0
     act = 0  # the step's activation literal, once chunking starts
     proved = max(CHUNK_BELOW, REPAIR_BELOW)
@@ -305,7 +321,8 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
                 assumed = [*base, target]
             if solver.solve(assumptions=assumed):
                 assignment = solver.get_model()
-                last_true = set(assignment)
+                if local:  # a set of every literal: only repairs and phase support read it
+                    last_true = set(assignment)
                 s = _found(model, cover, assignment)
                 last_chosen = s.chosen
                 proved = (need_true & s.chosen).bit_count() + (need_false & ~s.chosen).bit_count()
@@ -321,7 +338,11 @@ def _settle(model: CompiledProduct, cover: _Coverage, base: list[int], need_true
                 blocked_false |= need_false
                 break
             memo.add(target, first, because)
-            proved = 0  # a value proven impossible: others may be too, and one chunked call can show it
+            if options_only:
+                # a value proven impossible: others may be too, and one chunked call can show it
+                # (in feature models; in models with tables the chunked call after a refutation
+                # cost more than the per-value calls it saved — br4cp-medium, same states: 5 %)
+                proved = 0
             if target > 0:
                 need_true &= ~(1 << i)
                 blocked_true |= 1 << i
@@ -480,9 +501,10 @@ def _region_witnesses(index: ClauseIndex, solutions: list[Solution], bound: int,
     return need_true & ~want_true, need_false & ~want_false
 
 
-def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int, dict[tuple, OptionDomain]]:
+def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int, dict[tuple, dict[int, OptionDomain]]]:
     """Each option's "selectable either way" answer, the mask of options with a quantity range, and
-    the other shared answers made so far (see compute_domains)."""
+    the other shared answers made so far, by kind — (selectable, removable, chosen, excluded) —
+    and option index (see compute_domains)."""
     cached = model.plain_domains
     if cached is None:
         plain = {o: OptionDomain(o, model.feature_of[o].id, "selectable", True, True) for o in model.option_ids}
