@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import os
 import random
 import statistics
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cpq.pricing import engine as pricing_engine  # noqa: E402
 from cpq.pricing.engine import price_quote  # noqa: E402
-from cpq.pricing.program import Candidates, ChainIndex, ItemPlan, pricing_program  # noqa: E402
+from cpq.pricing.program import Candidates, ChainIndex, ItemPlan, adjustment_ops, pricing_program  # noqa: E402
 from cpq.pricing.request import OptionChoice, PricingContext, QuoteLine, QuoteRequest  # noqa: E402
 from cpq.pricing.resolve import find_price  # noqa: E402
 from cpq.ruleset.loader import load_ruleset  # noqa: E402
@@ -224,9 +225,12 @@ class _NaiveIndex:
         self.quote_wide = ()
 
     def plan(self, chain, sku, on, account, parent) -> ItemPlan:
-        real = self.index.plan(chain, sku, on, account, parent)  # for its names and `waits`, not its rules
-        return ItemPlan(find_price(chain, sku, on), real.name, real.category, real.family,
-                        self.candidates(sku, real.category, real.family, account, parent), real.waits)
+        real = self.index.plan(chain, sku, on, account, parent)  # for its names and entries' texts, not its rules
+        return dataclasses.replace(real, source=find_price(chain, sku, on), ops=None, wide=None,
+                                   candidates=self.candidates(sku, real.category, real.family, account, parent))
+
+    def adjustments(self, plan, wide, wide_key) -> tuple:
+        return adjustment_ops(plan.candidates.groups)  # no quote-wide rules: they are judged per item here
 
     def candidates(self, sku, category, family, account, parent) -> Candidates:
         groups: dict[int, list] = {}

@@ -67,15 +67,33 @@ STEP_KINDS = ("list", "tier", "contract", "adjustment", "manual", "floor", "roun
 
 
 class PriceStep(NamedTuple):
-    """One step of a line's price waterfall: what changed the amount, from what to what, and why."""
+    """One step of a line's price waterfall: what changed the amount, from what to what, and why.
+
+    What made the step is one shared `origin` (label, rule id, source) per rule, price entry or
+    policy, not three fields per step: a large quote has ~10,000 steps, and each reference a step
+    holds to a long-lived object costs the garbage collector a memory read when the quote's
+    objects are first collected (see docs/benchmarks.md, Pricing).
+    """
 
     kind: str  # one of STEP_KINDS
-    label: str
+    origin: tuple[str, str | None, str | None]  # (label, rule id, source): see the properties
     before: Decimal | None  # None for the first (list) step
     after: Decimal
-    rule_id: str | None = None  # the rule, book or policy that made the step
-    source: str | None = None  # file:line:col of that rule or price
     note: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.origin[0]
+
+    @property
+    def rule_id(self) -> str | None:
+        """The rule, book or policy that made the step."""
+        return self.origin[1]
+
+    @property
+    def source(self) -> str | None:
+        """file:line:col of that rule or price."""
+        return self.origin[2]
 
 
 # PriceStep(*fields), all in C: the NamedTuple constructor is a Python function (~10,000 steps per quote)
@@ -570,19 +588,17 @@ class _Pricer:
         quantity = item.quantity
         if unit is not None:  # a unit list price, the common case
             amount = unit * quantity
-            item.steps.append(_new_step(("list", "List price", None, amount, plan.source.list_book.id,
-                                         plan.source.list_where, f"{quantity} × {plan.list_text}")))
+            item.steps.append(_new_step(("list", plan.list_origin, None, amount, f"{quantity} × {plan.list_text}")))
             item.list_amount = amount
         else:
             amount = self._list_tiers_or_formula(item)
         if plan.contract is not None:
-            unit, text, label = plan.contract
-            source = plan.source
+            unit, text, origin = plan.contract
             if unit is not None:
                 contract, note = unit * quantity, f"{quantity} × {text}"
             else:
-                contract, note = self._amount(source.entry, item, source.book)
-            item.steps.append(_new_step(("contract", label, amount, contract, source.book.id, source.where, note)))
+                contract, note = self._amount(plan.source.entry, item, plan.source.book)
+            item.steps.append(_new_step(("contract", origin, amount, contract, note)))
             amount = contract
         item.base = amount
 
@@ -594,15 +610,15 @@ class _Pricer:
         if tiers is not None and tiers.bands[0].unit is not None:
             first = tiers.bands[0].unit
             amount = first * item.quantity
-            item.steps.append(_new_step(("list", "List price", None, amount, list_book.id, where,
+            item.steps.append(_new_step(("list", item.plan.list_origin, None, amount,
                                          f"{item.quantity} × {first} (first tier band)")))
             result = self._tiers(list_entry, item, list_book)
-            item.steps.append(_new_step(("tier", f"{tiers.mode.capitalize()} tiers", amount, result.amount,
-                                         list_book.id, where, result.note)))
+            item.steps.append(_new_step(("tier", (f"{tiers.mode.capitalize()} tiers", list_book.id, where),
+                                         amount, result.amount, result.note)))
             item.list_amount = amount
             return result.amount
         amount, note = self._amount(list_entry, item, list_book)
-        item.steps.append(_new_step(("list", "List price", None, amount, list_book.id, where, note)))
+        item.steps.append(_new_step(("list", item.plan.list_origin, None, amount, note)))
         item.list_amount = amount
         return amount
 
@@ -659,7 +675,7 @@ class _Pricer:
             after, note = ZERO, note + " (not below zero)"
         if after == before:
             return before  # a rule that changes nothing (a discount on a free item) is not a step
-        item.steps.append(_new_step(("adjustment", rule.label, before, after, rule.id, rule.where, note)))
+        item.steps.append(_new_step(("adjustment", rule.origin, before, after, note)))
         return after
 
     def _line_test(self, rule: CompiledRule, item: PricedItem) -> bool:
@@ -700,7 +716,7 @@ class _Pricer:
             if after < 0:
                 after, note = ZERO, note + " (not below zero)"
             if after != amount:  # a rule that changes nothing (a discount on a free item) is not a step
-                steps.append(_new_step(("adjustment", rule.label, amount, after, rule.id, rule.where, note)))
+                steps.append(_new_step(("adjustment", rule.origin, amount, after, note)))
                 amount = after
         return amount
 
@@ -744,8 +760,8 @@ class _Pricer:
                                 (self.request.discount, "Manual quote discount")):
             if discount and amount:
                 after = carry(amount - amount * discount)
-                item.steps.append(_new_step(("manual", label, amount, after, None, None,
-                                            f"{_pct(discount)} by {self.context.role}")))
+                item.steps.append(_new_step(("manual", (label, None, None), amount, after,
+                                             f"{_pct(discount)} by {self.context.role}")))
                 amount = after
         return amount
 
@@ -776,7 +792,7 @@ class _Pricer:
         note = f"{rule.note} × {item.quantity}" if floor.min_price is not None else f"{rule.note} {item.list_amount}"
         if capped:
             note += ", capped at the price before adjustments"
-        item.steps.append(_new_step(("floor", "Price floor", amount, limit, rule.id, rule.where, note)))
+        item.steps.append(_new_step(("floor", rule.origin, amount, limit, note)))
         return limit
 
     def _finish(self, item: PricedItem, amount: Decimal) -> None:
@@ -785,10 +801,11 @@ class _Pricer:
             rounded = self.round(amount)
             if rounded != amount:
                 if self._rounding_note is None:
-                    self._rounding_note = (str(self.chain.books[0].source), f"{self.mode.replace('_', '-')} to "
-                                           f"{minor_units(self.currency)} decimals, per line")
-                where, note = self._rounding_note
-                item.steps.append(_new_step(("rounding", "Rounding", amount, rounded, None, where, note)))
+                    self._rounding_note = (("Rounding", None, str(self.chain.books[0].source)),
+                                           f"{self.mode.replace('_', '-')} to {minor_units(self.currency)} decimals, "
+                                           "per line")
+                origin, note = self._rounding_note
+                item.steps.append(_new_step(("rounding", origin, amount, rounded, note)))
             amount = rounded
         item.net = amount
         if item.periods == 1:  # one-time: the total is the (already rounded) net
