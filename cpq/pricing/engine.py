@@ -483,6 +483,11 @@ class _Pricer:
                 has_cost = True
                 costed_net += amount
                 cost += i.cost * i.quantity if i.periods == 1 else _over_term(i.cost * i.quantity, i.periods, mode)
+        return self._facts(total, list_total, costed_net, cost, has_cost)
+
+    def _facts(self, total: Decimal, list_total: Decimal, costed_net: Decimal, cost: Decimal,
+               has_cost: bool) -> dict[str, Fraction]:
+        """The quote.* totals conditions and approvals read, from the sums over the items."""
         self.has_cost = has_cost
         facts = {
             "quote.total": Fraction(total),
@@ -833,20 +838,34 @@ class _Pricer:
 
     def _totals(self) -> Totals:
         one_time = monthly = annual = list_total = net = ZERO
+        total = costed_net = cost = ZERO  # for the quote.* facts over net amounts (as _set_totals sums them)
+        has_cost = False
+        mode = self.mode
         by_group: dict[str, Decimal] = {}
         by_rate: dict[str | None, Decimal] = {}
         taxed = self.chain.tax is not None
         for line in self.lines:
             for item in line.items:
-                if item.charge == "one_time":
+                charge, periods = item.charge, item.periods
+                if charge == "one_time":
                     line.one_time += item.net
-                elif item.charge == "monthly":
+                elif charge == "monthly":
                     line.monthly += item.net
                 else:
                     line.annual += item.net
+                if periods == 1:  # one-time (or one year of an annual charge): the amounts as they are
+                    list_total += item.list_amount
+                    amount = item.net
+                else:
+                    list_total += _over_term(item.list_amount, periods, mode)
+                    amount = _over_term(item.net, periods, mode)
                 line.total += item.total
-                list_total += item.list_amount if item.periods == 1 else _over_term(item.list_amount, item.periods,
-                                                                                     self.mode)
+                total += amount
+                if item.cost is not None:
+                    has_cost = True
+                    costed_net += amount
+                    cost += item.cost * item.quantity if periods == 1 else _over_term(item.cost * item.quantity,
+                                                                                      periods, mode)
                 if taxed:
                     rate = self._tax_rate(item)
                     by_rate[rate] = by_rate.get(rate, ZERO) + item.total
@@ -855,7 +874,7 @@ class _Pricer:
             annual += line.annual
             net += line.total
             by_group[line.group] = by_group.get(line.group, ZERO) + line.total
-        facts = self._set_totals(self.items, net=True)
+        facts = self._facts(total, list_total, costed_net, cost, has_cost)
         policy = self.chain.tax
         taxes = []
         for rate, base in by_rate.items():
