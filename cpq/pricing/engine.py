@@ -358,13 +358,15 @@ class _Pricer:
         self.quote_wide_floors = tuple(wide_floors)
         adjust, manual, floor, finish = self._adjust, self._manual, self._floor, self._finish
         wide, wide_key, ops_of = self.quote_wide, self.quote_wide_key, self.index.adjustments
+        quote_discount = self.request.discount
         for line in self.lines:
+            manual_discount = line.manual_discount or quote_discount
             for item in line.items:
                 plan = item.plan
                 amount = adjust(item, ops_of(plan, wide, wide_key), fired)
-                amount = manual(item, line, amount)
-                amount = floor(item, plan.candidates.floors, amount, fired)
-                finish(item, amount)
+                if manual_discount:
+                    amount = manual(item, line, amount)
+                finish(item, floor(item, plan.candidates.floors, amount, fired))
         self.stage = "net"
         totals = self._totals()
         approvals = self._discount_approvals() + self._policy_approvals(totals)
@@ -759,8 +761,7 @@ class _Pricer:
         return amount, False
 
     def _manual(self, item: PricedItem, line: PricedLine, amount: Decimal) -> Decimal:
-        if not (line.manual_discount or self.request.discount):
-            return amount  # the common case: no manual discount at all
+        """The line's and then the quote's manual discount (called only when there is one)."""
         for discount, label in ((line.manual_discount, "Manual discount"),
                                 (self.request.discount, "Manual quote discount")):
             if discount and amount:
