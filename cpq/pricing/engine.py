@@ -418,41 +418,43 @@ class _Pricer:
         return PricedLine(line.id, product.id, name, line.quantity, line.group or line.id, items, line.discount)
 
     def _bundle(self, line: QuoteLine, product: Product, options, bundles: int, role: str, prefix: str) -> list[PricedItem]:
-        allowed = self.program.allowed_options[product.id]
-        seen: set[str] = set()
+        """The priced items of one bundle: its product (or component), then each selected option."""
+        program = self.program
+        allowed = program.allowed_options[product.id]
+        numeric = program.numeric_attributes
         attrs: dict[str, Fraction] = {}
-        option_items = []
+        wanted = [(product.id, "product" if role == "product" else "component", 1)]
         for choice in options:
-            if choice.id not in allowed:
-                hint = did_you_mean(choice.id, allowed)
-                raise UnknownSku(f"line {line.id}: '{choice.id}' is not an option of '{product.id}'"
-                                 + (f" (did you mean {hint}?)" if hint else ""), line=line.id, option=choice.id)
-            if choice.id in seen:
-                raise InvalidQuote(f"line {line.id}: option '{choice.id}' is listed twice",
-                                   errors={"lines": [f"line {line.id}: option '{choice.id}' is listed twice"]})
-            seen.add(choice.id)
-            for name, value in self.program.numeric_attributes[choice.id]:
+            sku = choice.id
+            if sku not in allowed:
+                hint = did_you_mean(sku, allowed)
+                raise UnknownSku(f"line {line.id}: '{sku}' is not an option of '{product.id}'"
+                                 + (f" (did you mean {hint}?)" if hint else ""), line=line.id, option=sku)
+            for name, value in numeric[sku]:
                 attrs[name] = attrs.get(name, 0) + value * choice.quantity
-            option_items.append((choice.id, choice.quantity))
-        out = [self._item(line, product.id, "product" if role == "product" else "component", 1, bundles, attrs, prefix)]
-        out += [self._item(line, sku, "option", qty, bundles, attrs, prefix) for sku, qty in option_items]
+            wanted.append((sku, "option", choice.quantity))
+        if len(options) > 1 and len({c.id for c in options}) < len(options):
+            twice = next(c.id for n, c in enumerate(options) if c.id in {d.id for d in options[:n]})
+            message = f"line {line.id}: option '{twice}' is listed twice"
+            raise InvalidQuote(message, errors={"lines": [message]})
+        plan_of, chain, on, account, parent = self.index.plan, self.chain, self.on, self.account, self.parent
+        out = []
+        for sku, item_role, per_bundle in wanted:
+            plan = plan_of(chain, sku, on, account, parent)  # PriceNotFound here
+            source = plan.source
+            entry = source.entry
+            charge = entry.charge
+            # positional, in PricedItem's field order (sku, name, role, category, family, units_per_bundle,
+            # bundles, quantity, bundle_attributes, line, plan, source, charge, cost): a keyword call
+            # costs more, 2,000 times a quote
+            item = PricedItem(sku, prefix + plan.name, item_role, plan.category, plan.family, per_bundle, bundles,
+                              per_bundle * bundles, attrs, line, plan, source, charge,
+                              entry.cost if entry.cost is not None else source.list_entry.cost)
+            if charge != "one_time":
+                item.term_months = months = line.term_months or self.request.term_months or entry.term_months or 12
+                item.periods = Fraction(months) if charge == "monthly" else Fraction(months, 12)
+            out.append(item)
         return out
-
-    def _item(self, line, sku, role, per_bundle, bundles, attrs, prefix) -> PricedItem:
-        plan = self.index.plan(self.chain, sku, self.on, self.account, self.parent)  # PriceNotFound here
-        source = plan.source
-        entry = source.entry
-        charge = entry.charge
-        # positional, in PricedItem's field order (sku, name, role, category, family, units_per_bundle,
-        # bundles, quantity, bundle_attributes, line, plan, source, charge, cost): a keyword call costs
-        # more, 2,000 times a quote
-        item = PricedItem(sku, prefix + plan.name, role, plan.category, plan.family, per_bundle, bundles,
-                          per_bundle * bundles, attrs, line, plan, source, charge,
-                          entry.cost if entry.cost is not None else source.list_entry.cost)
-        if charge != "one_time":
-            item.term_months = months = line.term_months or self.request.term_months or entry.term_months or 12
-            item.periods = Fraction(months) if charge == "monthly" else Fraction(months, 12)
-        return item
 
     # ------------------------------------------------------------------ quote facts
     def _quote_values(self) -> dict:

@@ -253,3 +253,9 @@ def test_quote_wide_rules_follow_each_quote_when_quotes_alternate(write_files):
         assert rules_applied("FR") == [["fr-promo"], ["fr-promo"]]
         assert rules_applied("US") == [[], []]
         assert rules_applied("FR", quantity=5) == [["fr-promo", "big"], ["fr-promo", "big"]]
+
+
+def test_an_option_listed_twice_in_one_line_is_refused_by_name(ruleset):
+    with pytest.raises(InvalidQuote, match="line 1: option 'CPU-8' is listed twice"):
+        price(ruleset, {"lines": [{"id": "1", "product": "BOX", "options": [
+            {"id": "CPU-8"}, {"id": "WIDGET"}, {"id": "CPU-8", "quantity": 2}]}]})
