@@ -16,6 +16,7 @@ from cpq.errors import CPQError
 from cpq.pricing.engine import price_quote
 from cpq.pricing.errors import (
     CurrencyMismatch,
+    FormulaError,
     InvalidQuote,
     NoPricebook,
     PriceNotFound,
@@ -259,3 +260,39 @@ def test_an_option_listed_twice_in_one_line_is_refused_by_name(ruleset):
     with pytest.raises(InvalidQuote, match="line 1: option 'CPU-8' is listed twice"):
         price(ruleset, {"lines": [{"id": "1", "product": "BOX", "options": [
             {"id": "CPU-8"}, {"id": "WIDGET"}, {"id": "CPU-8", "quantity": 2}]}]})
+
+
+def test_a_rule_condition_that_divides_by_zero_names_the_rule_instead_of_crashing(write_files):
+    base = write_files({
+        "rules/p.yaml": """
+            format: 1
+            kind: product
+            family: f
+            category: hardware
+            options:
+              A: {name: A}
+            products:
+              P: {name: P, features: {x: {min: 0, max: 1, options: [A]}}}
+        """,
+        "pricebooks/list.yaml": """
+            format: 1
+            kind: pricebook
+            id: list
+            currency: USD
+            effective: {from: 2026-01-01}
+            prices:
+              P: "100.00"
+            adjustments:
+              - {id: per-extra-unit, when: "100 / (line.quantity - 1) < 30", discount: 10%}
+        """,
+    })
+    ruleset = load_ruleset([base])
+
+    def price_p(quantity):
+        request, context = parse_quote({"currency": "USD", "date": "2026-03-01",
+                                        "lines": [{"product": "P", "quantity": quantity}]}, TODAY)
+        return price_quote(ruleset, request, context)
+
+    assert [s.rule_id for s in price_p(5).lines[0].items[0].steps] == ["list", "per-extra-unit"]
+    with pytest.raises(FormulaError, match=r"the condition of 'per-extra-unit' \(.*list.yaml:.*\) divides by zero"):
+        price_p(1)
