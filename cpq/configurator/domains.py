@@ -108,10 +108,10 @@ class _Coverage:
     def scan(self, solutions: list[Solution]) -> None:
         """Take every known solution that fits the assumptions (the hot loop of a step)."""
         pos, neg = self.pos, self.neg
+        # the solutions with the chosen and excluded options, from the model's columns
+        fitting = _fit_index(self.model).fitting(solutions, pos, neg) if pos | neg else solutions
         if self.atoms_pos or self.atoms_neg or self.ints:
-            fitting = [s for s in solutions if self.fits(s)]
-        else:
-            fitting = [s for s in solutions if s.chosen & pos == pos and not s.chosen & neg]
+            fitting = [s for s in fitting if self.fits(s)]
         true = 0
         for s in fitting:
             true |= s.chosen
@@ -499,6 +499,75 @@ def _region_witnesses(index: ClauseIndex, solutions: list[Solution], bound: int,
             if not want_true | want_false:
                 break
     return need_true & ~want_true, need_false & ~want_false
+
+
+MAX_COLUMNS = 1024  # options whose column a model's _FitIndex keeps (all dropped when more are asked for)
+COLUMN_ABOVE = 4  # a choice gets a column when more than 1 / COLUMN_ABOVE of the cache is left to test against it
+
+
+class _FitIndex:
+    """Which cached solutions choose an option, as a mask over their positions in the cache (a
+    *column*), kept for options that were chosen or excluded: a step's fitting solutions are the
+    AND of its choices' columns instead of a test of every cached solution. A column costs one
+    pass over the cache, so a choice gets one only while the other choices' columns leave more
+    than a quarter of the cache (the first choices of a walk, which later steps repeat); the
+    remaining choices are tested on the solutions left. Columns are extended by the solutions
+    added since the last step, and dropped when the cache is trimmed."""
+
+    def __init__(self) -> None:
+        self.solutions: list[Solution] | None = None
+        self.head: Solution | None = None  # the oldest cached solution when last synced (trimmed: another)
+        self.synced = 0
+        self.columns: dict[int, int] = {}
+
+    def fitting(self, solutions: list[Solution], pos: int, neg: int) -> list[Solution]:
+        self._sync(solutions)
+        columns, size = self.columns, len(solutions)
+        fit = (1 << size) - 1
+        rest = []
+        for i in _literals(pos | neg, 0, 1):
+            column = columns.get(i)
+            if column is None:
+                rest.append(i)
+            else:
+                fit &= column if (pos >> i) & 1 else ~column
+        while rest and fit.bit_count() * COLUMN_ABOVE > size:
+            i = rest.pop()
+            if len(columns) >= MAX_COLUMNS:
+                columns.clear()
+            column = columns[i] = _mask([j for j, s in enumerate(solutions) if (s.chosen >> i) & 1], size)
+            fit &= column if (pos >> i) & 1 else ~column
+        fitting = [solutions[j] for j in _literals(fit, 0, 1)] if fit else []
+        if rest and fitting:
+            more_pos = more_neg = 0
+            for i in rest:
+                if (pos >> i) & 1:
+                    more_pos |= 1 << i
+                else:
+                    more_neg |= 1 << i
+            fitting = [s for s in fitting if s.chosen & more_pos == more_pos and not s.chosen & more_neg]
+        return fitting
+
+    def _sync(self, solutions: list[Solution]) -> None:
+        size = len(solutions)
+        if solutions is not self.solutions or size < self.synced or (size and solutions[0] is not self.head):
+            self.solutions, self.columns = solutions, {}
+        elif self.columns:
+            columns = self.columns
+            for j in range(self.synced, size):
+                chosen = solutions[j].chosen
+                bit = 1 << j
+                for i in [i for i in columns if (chosen >> i) & 1]:
+                    columns[i] |= bit
+        self.synced = size
+        self.head = solutions[0] if size else None
+
+
+def _fit_index(model: CompiledProduct) -> _FitIndex:
+    index = model.fit_index
+    if index is None:
+        index = model.fit_index = _FitIndex()
+    return index
 
 
 def _plain_domains(model: CompiledProduct) -> tuple[dict[str, OptionDomain], int, dict[tuple, dict[int, OptionDomain]]]:

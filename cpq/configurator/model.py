@@ -149,6 +149,7 @@ class CompiledProduct:
         self.blocked_memo: dict[tuple, object] = {}  # context → domains._Memo
         self.programs: dict[str, object] = {}
         self.plain_domains: tuple | None = None  # domains._plain_domains
+        self.fit_index: object | None = None  # domains._FitIndex
         self._clause_index: tuple[int, ClauseIndex | None] | None = None  # see clause_index
         self._occurrences: tuple[int, Occurrences] | None = None  # see occurrences
 
