@@ -519,6 +519,7 @@ class _FitIndex:
         self.head: Solution | None = None  # the oldest cached solution when last synced (trimmed: another)
         self.synced = 0
         self.columns: dict[int, int] = {}
+        self.keys = 0  # the options with a column (a mask)
 
     def fitting(self, solutions: list[Solution], pos: int, neg: int) -> list[Solution]:
         self._sync(solutions)
@@ -535,7 +536,10 @@ class _FitIndex:
             i = rest.pop()
             if len(columns) >= MAX_COLUMNS:
                 columns.clear()
-            column = columns[i] = _mask([j for j, s in enumerate(solutions) if (s.chosen >> i) & 1], size)
+                self.keys = 0
+            bit = 1 << i
+            column = columns[i] = _mask([j for j, s in enumerate(solutions) if s.chosen & bit], size)
+            self.keys |= bit
             fit &= column if (pos >> i) & 1 else ~column
         fitting = [solutions[j] for j in _literals(fit, 0, 1)] if fit else []
         if rest and fitting:
@@ -551,13 +555,12 @@ class _FitIndex:
     def _sync(self, solutions: list[Solution]) -> None:
         size = len(solutions)
         if solutions is not self.solutions or size < self.synced or (size and solutions[0] is not self.head):
-            self.solutions, self.columns = solutions, {}
+            self.solutions, self.columns, self.keys = solutions, {}, 0
         elif self.columns:
-            columns = self.columns
-            for j in range(self.synced, size):
-                chosen = solutions[j].chosen
+            columns, keys = self.columns, self.keys
+            for j in range(self.synced, size):  # one mask operation a solution, then only the columns it is in
                 bit = 1 << j
-                for i in [i for i in columns if (chosen >> i) & 1]:
+                for i in _literals(solutions[j].chosen & keys, 0, 1):
                     columns[i] |= bit
         self.synced = size
         self.head = solutions[0] if size else None
