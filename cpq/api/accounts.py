@@ -8,10 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from cpq.accounts import ROLES, can_see_account
 from cpq.api.auth import BEARER, current_user, require_role
-from cpq.errors import NotFound
 from cpq.ruleset.schemas import ID_PATTERN
 from cpq.store import engine
-from cpq.store.people import all_accounts, create_account
+from cpq.store.people import all_accounts, create_account, visible_account
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and the caller")
 
@@ -81,8 +80,5 @@ class AccountById(MethodView):
         """One account, if the caller may see it (otherwise 404: its existence is not revealed)."""
         user = current_user()
         with engine().connect() as conn:
-            known = all_accounts(conn)
-        account = known.get(account_id)
-        if account is None or not can_see_account(user, account, known):
-            raise NotFound(f"account '{account_id}' not found")
+            account = visible_account(conn, user, account_id)
         return vars(account)

@@ -10,18 +10,18 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from cpq import configurator
-from cpq.accounts import User, can_see_account
+from cpq.accounts import User
 from cpq.api.auth import current_user, has_credentials
 from cpq.configurator.errors import InvalidSelection
 from cpq.configurator.selection import Selection
 from cpq.configurator.service import product_model
-from cpq.errors import CPQError, NotFound
+from cpq.errors import CPQError
 from cpq.quotes.revision import account_fields
 from cpq.ruleset.model import Ruleset
 from cpq.ruleset.scopes import CONTEXT_FIELDS
 from cpq.rulesets import active_ruleset
 from cpq.store import engine
-from cpq.store.people import all_accounts
+from cpq.store.people import visible_account
 
 blp = Blueprint("configure", __name__, url_prefix="/api/v1/products",
                 description="Configure a product: valid domains, validation, completion, conflicts")
@@ -246,10 +246,7 @@ def _caller_context(user: User, context: dict, account: dict) -> tuple[dict, dic
     if account_id is None:
         return context, ({} if user.role in ("buyer", "partner") else account)
     with engine().connect() as conn:
-        known = all_accounts(conn)
-    found = known.get(account_id)
-    if found is None or not can_see_account(user, found, known):
-        raise NotFound(f"account '{account_id}' not found")
+        found = visible_account(conn, user, account_id)
     if found.partner_id:
         context["partner"] = found.partner_id
     return context, account_fields(found)

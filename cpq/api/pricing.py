@@ -8,9 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from cpq.accounts import can_see_account
 from cpq.api.auth import BEARER, current_user
-from cpq.errors import CPQError, InvalidInput, NotFound
+from cpq.errors import CPQError, InvalidInput
 from cpq.pricing.engine import price_quote
 from cpq.pricing.report import quote_as_json
 from cpq.pricing.request import PriceRequestSchema, build_quote
@@ -18,7 +17,7 @@ from cpq.quotes.revision import account_fields
 from cpq.rulesets import active_ruleset
 from cpq.services.quotes import visible_priced
 from cpq.store import engine
-from cpq.store.people import all_accounts
+from cpq.store.people import visible_account
 
 blp = Blueprint("pricing", __name__, url_prefix="/api/v1", description="Price quotes: lines, waterfall, totals")
 
@@ -154,10 +153,7 @@ def _as_caller(data: dict) -> dict:
         data["account"] = {}
         return data
     with engine().connect() as conn:
-        known = all_accounts(conn)
-    account = known.get(account_id)
-    if account is None or not can_see_account(user, account, known):
-        raise NotFound(f"account '{account_id}' not found")
+        account = visible_account(conn, user, account_id)
     data["account"] = account_fields(account)
     if account.partner_id:
         context["partner"] = account.partner_id

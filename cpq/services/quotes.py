@@ -30,7 +30,7 @@ from cpq.quotes.revision import (
 from cpq.ruleset.model import Ruleset
 from cpq.store import numbers
 from cpq.store import quotes as repo
-from cpq.store.people import all_accounts
+from cpq.store.people import all_accounts, get_account, visible_account
 
 MAX_LINES = 500
 MAX_PAGE = 100
@@ -80,20 +80,10 @@ def visible_priced(priced: Mapping, user: User) -> dict:
     return out
 
 
-def _visible_account(conn: sa.Connection, user: User, account_id: str):
-    accounts = all_accounts(conn)
-    account = accounts.get(account_id)
-    if account is None or not can_see_account(user, account, accounts):
-        raise NotFound(f"account '{account_id}' not found")
-    return account
-
-
 def _load(conn: sa.Connection, user: User, number: str, *, for_update: bool = False) -> repo.QuoteRow:
     quote = repo.get_quote(conn, number, for_update=for_update)
-    accounts = all_accounts(conn)
-    account = accounts.get(quote.account_id)
-    if account is None or not can_see_account(user, account, accounts):
-        raise NotFound(f"quote '{number}' not found")  # never reveal another customer's quote exists
+    # never reveal that another customer's quote exists
+    visible_account(conn, user, quote.account_id, hidden=f"quote '{number}' not found")
     return quote
 
 
@@ -143,7 +133,7 @@ def create(conn: sa.Connection, ruleset: Ruleset, user: User, data: dict, today:
     """A new draft quote for an account the caller may see, priced now."""
     if user.role not in CREATORS:
         raise Forbidden(f"a {user.role} cannot create quotes")
-    account = _visible_account(conn, user, data["account_id"])
+    account = visible_account(conn, user, data["account_id"])
     lines = data["lines"]
     _check_lines(lines)
     currency = data.get("currency") or account.currency or "USD"
@@ -183,8 +173,7 @@ def revise(conn: sa.Connection, ruleset: Ruleset, user: User, number: str, if_ma
         raise InvalidInput("valid_until is in the past", errors={"valid_until": ["must be today or later"]})
     renamed = {"pricebook_id": header.pop("pricebook")} if "pricebook" in header else {}
     terms = QuoteTerms(**{**_terms(quote).__dict__, **header, **({"pricebook": renamed["pricebook_id"]} if renamed else {})})
-    accounts = all_accounts(conn)
-    priced = price_revision(ruleset, terms, lines, accounts[quote.account_id], _pricing_role(user), today)
+    priced = price_revision(ruleset, terms, lines, get_account(conn, quote.account_id), _pricing_role(user), today)
     if current.sent_at is None:  # never shown to the buyer: the draft revision is edited in place
         repo.replace_revision(conn, quote.id, quote.current_revision, request=lines, priced=priced)
         revision = quote.current_revision

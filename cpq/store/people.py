@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from cpq.accounts import ROLES, Account, User
+from cpq.accounts import ROLES, Account, User, can_see_account
 from cpq.errors import Conflict, InvalidInput, NotFound
 from cpq.store.tables import accounts, api_keys, partners, users
 
@@ -62,6 +62,27 @@ def get_account(conn: sa.Connection, account_id: str) -> Account:
 
 def all_accounts(conn: sa.Connection) -> dict[str, Account]:
     return {row.id: _account(row) for row in conn.execute(sa.select(accounts).order_by(accounts.c.id))}
+
+
+def account_lineage(conn: sa.Connection, account_id: str) -> dict[str, Account]:
+    """The account and its ancestors (parent, grandparent …) by id, in one query: what deciding
+    whether a user sees the account reads (a sales rep sees the subsidiaries of what they own),
+    instead of the whole accounts table. Empty when the account does not exist."""
+    link = sa.select(accounts.c.id, accounts.c.parent_id)
+    lineage = link.where(accounts.c.id == account_id).cte("lineage", recursive=True)
+    lineage = lineage.union(link.where(accounts.c.id == lineage.c.parent_id))  # UNION: a cycle ends
+    rows = conn.execute(sa.select(accounts).where(accounts.c.id.in_(sa.select(lineage.c.id))))
+    return {row.id: _account(row) for row in rows}
+
+
+def visible_account(conn: sa.Connection, user: User, account_id: str, hidden: str | None = None) -> Account:
+    """The account if `user` may see it; else NotFound (`hidden`, or "account '…' not found"), the
+    same answer as for an account that does not exist, so that no other customer's is revealed."""
+    lineage = account_lineage(conn, account_id)
+    account = lineage.get(account_id)
+    if account is None or not can_see_account(user, account, lineage):
+        raise NotFound(hidden or f"account '{account_id}' not found")
+    return account
 
 
 def create_user(conn: sa.Connection, email: str, name: str, role: str, *, account_id: str | None = None,
