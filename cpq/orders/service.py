@@ -19,7 +19,7 @@ from cpq.orders import status as order_status
 from cpq.orders.connectors import OrderReceipt
 from cpq.quotes import lifecycle
 from cpq.store import quotes as repo
-from cpq.store.people import all_accounts, get_account
+from cpq.store.people import account_lineage, get_account, visible_account_ids
 from cpq.store.tables import quotes
 
 SEES_ALL_ORDERS = frozenset({"order_manager", "admin", "sales_manager", "pricing_admin"})
@@ -130,13 +130,14 @@ def failure_reason(messages: Sequence[outbox.OutboxMessage]) -> str | None:
 def _visible_account_ids(conn: sa.Connection, user: User) -> list[str] | None:
     if user.role in SEES_ALL_ORDERS:
         return None
-    accounts = all_accounts(conn)
-    return [a.id for a in accounts.values() if can_see_account(user, a, accounts)]
+    return visible_account_ids(conn, user)
 
 
 def _may_see(conn: sa.Connection, user: User, account_id: str) -> bool:
-    visible = _visible_account_ids(conn, user)
-    return visible is None or account_id in visible
+    if user.role in SEES_ALL_ORDERS:
+        return True
+    lineage = account_lineage(conn, account_id)
+    return account_id in lineage and can_see_account(user, lineage[account_id], lineage)
 
 
 def order_view(conn: sa.Connection, order: records.OrderRow) -> dict:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from cpq.accounts import User, can_see_account, sees_cost
+from cpq.accounts import User, sees_cost
 from cpq.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cpq.orders import service as orders
 from cpq.quotes import lifecycle
@@ -30,7 +30,7 @@ from cpq.quotes.revision import (
 from cpq.ruleset.model import Ruleset
 from cpq.store import numbers
 from cpq.store import quotes as repo
-from cpq.store.people import all_accounts, get_account, visible_account
+from cpq.store.people import get_account, visible_account, visible_account_ids
 
 MAX_LINES = 500
 MAX_PAGE = 100
@@ -336,8 +336,7 @@ def decline(conn: sa.Connection, user: User, number: str, if_match: str | None, 
 
 
 def listing(conn: sa.Connection, user: User, filters: dict, today: date) -> dict:
-    accounts = all_accounts(conn)
-    visible = [a.id for a in accounts.values() if can_see_account(user, a, accounts)]
+    visible = visible_account_ids(conn, user)
     limit = min(filters.get("limit", 20), MAX_PAGE)
     offset = filters.get("offset", 0)
     rows, total = repo.list_quotes(conn, visible, state=filters.get("state"), account_id=filters.get("account_id"),

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from cpq.accounts import ROLES, Account, User, can_see_account
+from cpq.accounts import ALL_ACCOUNTS, ROLES, Account, User, can_see_account
 from cpq.errors import Conflict, InvalidInput, NotFound
 from cpq.store.tables import accounts, api_keys, partners, users
 
@@ -73,6 +73,27 @@ def account_lineage(conn: sa.Connection, account_id: str) -> dict[str, Account]:
     lineage = lineage.union(link.where(accounts.c.id == lineage.c.parent_id))  # UNION: a cycle ends
     rows = conn.execute(sa.select(accounts).where(accounts.c.id.in_(sa.select(lineage.c.id))))
     return {row.id: _account(row) for row in rows}
+
+
+def visible_account_ids(conn: sa.Connection, user: User) -> list[str] | None:
+    """The ids of the accounts `user` sees (`accounts.can_see_account`), asked of the database;
+    None when they see every account. A sales rep's are the accounts they own and, through one
+    recursive query, those accounts' subsidiaries at any depth."""
+    if not user.active:
+        return []
+    if user.role in ALL_ACCOUNTS:
+        return None
+    if user.role == "buyer":
+        query = sa.select(accounts.c.id).where(accounts.c.id == user.account_id)
+    elif user.role == "partner" and user.partner_id is not None:
+        query = sa.select(accounts.c.id).where(accounts.c.partner_id == user.partner_id)
+    elif user.role == "sales":
+        owned = sa.select(accounts.c.id).where(accounts.c.owner_id == user.id).cte("owned", recursive=True)
+        owned = owned.union(sa.select(accounts.c.id).where(accounts.c.parent_id == owned.c.id))  # UNION: a cycle ends
+        query = sa.select(owned.c.id)
+    else:
+        return []
+    return sorted(conn.execute(query).scalars())
 
 
 def visible_account(conn: sa.Connection, user: User, account_id: str, hidden: str | None = None) -> Account:

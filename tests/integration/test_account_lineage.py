@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import sqlalchemy as sa
 
 from cpq import store
+from cpq.accounts import can_see_account
 from cpq.errors import NotFound
 from cpq.store import people
 from cpq.store.tables import accounts
@@ -44,3 +47,28 @@ def test_a_cycle_of_parents_ends_the_lineage_instead_of_looping(conn):
     people.create_account(conn, "B", "B", parent_id="A")
     conn.execute(sa.update(accounts).where(accounts.c.id == "A").values(parent_id="B"))  # bad data, not an API
     assert set(people.account_lineage(conn, "A")) == {"A", "B"}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_visible_account_ids_are_what_can_see_account_decides_for_every_role(conn, seed):
+    """The database's answer (one query per user) against the domain rule over all accounts."""
+    rng = random.Random(seed)
+    reps = [people.create_user(conn, f"rep{k}@example.com", f"Rep {k}", "sales") for k in range(3)]
+    people.create_partner(conn, "P1", "Partner One")
+    ids = []
+    for k in range(25):
+        parent = rng.choice([None, *ids]) if ids else None
+        owner = rng.choice([None, None, *reps])
+        people.create_account(conn, f"A{k:02d}", f"Account {k}", parent_id=parent,
+                              owner_id=owner.id if owner else None, partner_id="P1" if k % 4 == 0 else None)
+        ids.append(f"A{k:02d}")
+    everyone = [*reps,
+                people.create_user(conn, "buyer@example.com", "Bea Buyer", "buyer", account_id="A07"),
+                people.create_user(conn, "partner@example.com", "Pat Partner", "partner", partner_id="P1"),
+                people.create_user(conn, "manager@example.com", "Max Manager", "sales_manager"),
+                people.create_user(conn, "orders@example.com", "Olga Orders", "order_manager")]
+    known = people.all_accounts(conn)
+    for user in everyone:
+        expected = sorted(a.id for a in known.values() if can_see_account(user, a, known))
+        found = people.visible_account_ids(conn, user)
+        assert (sorted(known) if found is None else found) == expected, user.role
