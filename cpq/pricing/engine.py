@@ -433,10 +433,13 @@ class _Pricer:
             for name, value in numeric[sku]:
                 attrs[name] = attrs.get(name, 0) + value * choice.quantity
             wanted.append((sku, "option", choice.quantity))
-        if len(options) > 1 and len({c.id for c in options}) < len(options):
-            twice = next(c.id for n, c in enumerate(options) if c.id in {d.id for d in options[:n]})
-            message = f"line {line.id}: option '{twice}' is listed twice"
-            raise InvalidQuote(message, errors={"lines": [message]})
+        if len(options) > 1:  # a line with one option (the common case) cannot list one twice
+            seen: set[str] = set()
+            for choice in options:
+                if choice.id in seen:
+                    message = f"line {line.id}: option '{choice.id}' is listed twice"
+                    raise InvalidQuote(message, errors={"lines": [message]})
+                seen.add(choice.id)
         plan_of, chain, on, account, parent = self.index.plan, self.chain, self.on, self.account, self.parent
         out = []
         for sku, item_role, per_bundle in wanted:
@@ -487,11 +490,6 @@ class _Pricer:
                 has_cost = True
                 costed_net += amount
                 cost += i.cost * i.quantity if i.periods == 1 else _over_term(i.cost * i.quantity, i.periods, mode)
-        return self._facts(total, list_total, costed_net, cost, has_cost)
-
-    def _facts(self, total: Decimal, list_total: Decimal, costed_net: Decimal, cost: Decimal,
-               has_cost: bool) -> dict[str, Fraction]:
-        """The quote.* totals conditions and approvals read, from the sums over the items."""
         self.has_cost = has_cost
         facts = {
             "quote.total": Fraction(total),
@@ -841,34 +839,20 @@ class _Pricer:
 
     def _totals(self) -> Totals:
         one_time = monthly = annual = list_total = net = ZERO
-        total = costed_net = cost = ZERO  # for the quote.* facts over net amounts (as _set_totals sums them)
-        has_cost = False
-        mode = self.mode
         by_group: dict[str, Decimal] = {}
         by_rate: dict[str | None, Decimal] = {}
         taxed = self.chain.tax is not None
         for line in self.lines:
             for item in line.items:
-                charge, periods = item.charge, item.periods
-                if charge == "one_time":
+                if item.charge == "one_time":
                     line.one_time += item.net
-                elif charge == "monthly":
+                elif item.charge == "monthly":
                     line.monthly += item.net
                 else:
                     line.annual += item.net
-                if periods == 1:  # one-time (or one year of an annual charge): the amounts as they are
-                    list_total += item.list_amount
-                    amount = item.net
-                else:
-                    list_total += _over_term(item.list_amount, periods, mode)
-                    amount = _over_term(item.net, periods, mode)
                 line.total += item.total
-                total += amount
-                if item.cost is not None:
-                    has_cost = True
-                    costed_net += amount
-                    cost += item.cost * item.quantity if periods == 1 else _over_term(item.cost * item.quantity,
-                                                                                      periods, mode)
+                list_total += item.list_amount if item.periods == 1 else _over_term(item.list_amount, item.periods,
+                                                                                     self.mode)
                 if taxed:
                     rate = self._tax_rate(item)
                     by_rate[rate] = by_rate.get(rate, ZERO) + item.total
@@ -877,7 +861,7 @@ class _Pricer:
             annual += line.annual
             net += line.total
             by_group[line.group] = by_group.get(line.group, ZERO) + line.total
-        facts = self._facts(total, list_total, costed_net, cost, has_cost)
+        facts = self._set_totals(self.items, net=True)
         policy = self.chain.tax
         taxes = []
         for rate, base in by_rate.items():

@@ -49,9 +49,16 @@ class CompiledRule:
     unconditional: bool  # always, and no condition: it holds for every line it targets
     line_test: object  # the condition's closure when the rule is always in force and reads line fields, else None
     note: str  # the waterfall note, e.g. "discount 12%" (amount rules add "× quantity")
-    where: str  # file:line:col of the rule
-    label: str
-    origin: tuple[str, str, str]  # (label, id, where): what its waterfall steps name (engine.PriceStep)
+    origin: tuple[str, str, str]  # (label, id, file:line:col): what its waterfall steps name (engine.PriceStep)
+
+    @property
+    def label(self) -> str:
+        return self.origin[0]
+
+    @property
+    def where(self) -> str:
+        """file:line:col of the rule."""
+        return self.origin[2]
 
     @property
     def source(self) -> Source:
@@ -68,7 +75,6 @@ def _compile_rule(rule: Adjustment | Floor, book: Pricebook, order: int, compile
     when = compile_once(rule.when.symbolic) if rule.when is not None else None
     a: AppliesTo = rule.applies_to
     is_floor = isinstance(rule, Floor)
-    label = "Price floor" if is_floor else rule.label
     always = is_floor or (rule.effective.start is None and rule.effective.end is None)
     return CompiledRule(
         id=rule.id, kind="floor" if is_floor else rule.kind, rule=rule, book=book.id, order=order,
@@ -78,7 +84,7 @@ def _compile_rule(rule: Adjustment | Floor, book: Pricebook, order: int, compile
         when=when, quote_level=when is not None and not when.uses_line,
         always=always, unconditional=when is None and always,
         line_test=when.fn if when is not None and when.uses_line and always else None,
-        note=_note(rule), where=str(rule.source), label=label, origin=(label, rule.id, str(rule.source)),
+        note=_note(rule), origin=("Price floor" if is_floor else rule.label, rule.id, str(rule.source)),
     )
 
 
@@ -90,6 +96,10 @@ def _note(rule: Adjustment | Floor) -> str:
     value = rule.value
     return {"discount": f"discount {_pct(value)}", "markup": f"markup {_pct(value)}",
             "amount_off": f"{value} off", "price": f"price {value}"}[rule.kind]
+
+
+def _text(unit: Decimal | None) -> str:
+    return "" if unit is None else str(unit)
 
 
 def _pct(fraction) -> str:
@@ -119,10 +129,10 @@ class ItemPlan:
     candidates: Candidates
     waits: bool  # a formula of its entries reads subtotal() or quote totals: priced after the others
     list_unit: Decimal | None  # the list entry's unit price (None for tiers or a formula)
-    list_text: str  # str(list_unit), for the waterfall note
+    list_text: str  # str(list_unit) for the waterfall note ("" without a unit price)
     list_origin: tuple[str, str, str]  # what its list step names: ("List price", book id, file:line:col)
     # the contracted or partner entry when it is not the list entry: (its unit price or None, its
-    # str, what its step names: (label, book id, file:line:col))
+    # str or "", what its step names: (label, book id, file:line:col))
     contract: tuple[Decimal | None, str, tuple[str, str, str]] | None
     ops: tuple | None = None  # adjustment_ops of its candidate groups, built on first use
     # (which quote-wide rules held, the ops of the candidate groups merged with them) for the last
@@ -256,9 +266,9 @@ class ChainIndex:
             contract = None
             if entry is not listed:
                 label = "Contract price" if book.account else "Partner price" if book.partner else f"Price of {book.name}"
-                contract = (entry.unit, str(entry.unit), (label, book.id, source.where))
+                contract = (entry.unit, _text(entry.unit), (label, book.id, source.where))
             found = ItemPlan(source, name, category, family, self.candidates(sku, category, family, account, parent),
-                             waits, list_unit, str(list_unit), ("List price", source.list_book.id, source.list_where),
+                             waits, list_unit, _text(list_unit), ("List price", source.list_book.id, source.list_where),
                              contract)
             if len(self._plans) >= _CANDIDATE_CACHE_LIMIT:
                 self._plans.clear()
