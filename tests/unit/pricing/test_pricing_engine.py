@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import gc
+import textwrap
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -211,9 +212,8 @@ def test_lint_reports_dead_rules_unsold_skus_and_missing_list_prices(write_files
     assert "list: 'B' has no price on 2026-06-01" in messages
 
 
-def test_quote_wide_rules_follow_each_quote_when_quotes_alternate(write_files):
-    """The rules merged into a SKU's candidates are kept per set of quote-wide rules that held: a
-    quote from another country, then one from the first country again, each get their own rules."""
+def _product_p_and_list_book(write_files, adjustments: str):
+    """A Ruleset of one product P (option A) and a USD list book (P 100.00, A 10.00) with `adjustments`."""
     base = write_files({
         "rules/p.yaml": """
             format: 1
@@ -234,19 +234,29 @@ def test_quote_wide_rules_follow_each_quote_when_quotes_alternate(write_files):
             prices:
               P: "100.00"
               A: "10.00"
-            adjustments:
-              - {id: de-promo, when: "context.country == 'DE'", discount: 10%, priority: 5}
-              - {id: fr-promo, when: "context.country == 'FR'", discount: 20%, priority: 4}
-              - {id: big, when: "quote.list_total >= 500", amount_off: "1.00", priority: 6}
-        """,
+            adjustments:""" + "\n" + textwrap.indent(textwrap.dedent(adjustments).strip("\n"), " " * 14) + "\n",
     })
-    ruleset = load_ruleset([base])
+    return load_ruleset([base])
+
+
+def _price_p(ruleset, quantity: int, options=(), context=None):
+    request, ctx = parse_quote({"currency": "USD", "date": "2026-03-01", "context": context or {},
+                                "lines": [{"product": "P", "quantity": quantity,
+                                           "options": [{"id": o} for o in options]}]}, TODAY)
+    return price_quote(ruleset, request, ctx)
+
+
+def test_quote_wide_rules_follow_each_quote_when_quotes_alternate(write_files):
+    """The rules merged into a SKU's candidates are kept per set of quote-wide rules that held: a
+    quote from another country, then one from the first country again, each get their own rules."""
+    ruleset = _product_p_and_list_book(write_files, """
+        - {id: de-promo, when: "context.country == 'DE'", discount: 10%, priority: 5}
+        - {id: fr-promo, when: "context.country == 'FR'", discount: 20%, priority: 4}
+        - {id: big, when: "quote.list_total >= 500", amount_off: "1.00", priority: 6}
+    """)
 
     def rules_applied(country, quantity=1):
-        request, context = parse_quote({"currency": "USD", "date": "2026-03-01", "context": {"country": country},
-                                        "lines": [{"product": "P", "quantity": quantity,
-                                                   "options": [{"id": "A"}]}]}, TODAY)
-        quote = price_quote(ruleset, request, context)
+        quote = _price_p(ruleset, quantity, ["A"], {"country": country})
         return [[s.rule_id for s in item.steps if s.kind == "adjustment"] for item in quote.lines[0].items]
 
     for _ in range(2):
@@ -263,36 +273,9 @@ def test_an_option_listed_twice_in_one_line_is_refused_by_name(ruleset):
 
 
 def test_a_rule_condition_that_divides_by_zero_names_the_rule_instead_of_crashing(write_files):
-    base = write_files({
-        "rules/p.yaml": """
-            format: 1
-            kind: product
-            family: f
-            category: hardware
-            options:
-              A: {name: A}
-            products:
-              P: {name: P, features: {x: {min: 0, max: 1, options: [A]}}}
-        """,
-        "pricebooks/list.yaml": """
-            format: 1
-            kind: pricebook
-            id: list
-            currency: USD
-            effective: {from: 2026-01-01}
-            prices:
-              P: "100.00"
-            adjustments:
-              - {id: per-extra-unit, when: "100 / (line.quantity - 1) < 30", discount: 10%}
-        """,
-    })
-    ruleset = load_ruleset([base])
-
-    def price_p(quantity):
-        request, context = parse_quote({"currency": "USD", "date": "2026-03-01",
-                                        "lines": [{"product": "P", "quantity": quantity}]}, TODAY)
-        return price_quote(ruleset, request, context)
-
-    assert [s.rule_id for s in price_p(5).lines[0].items[0].steps] == ["list", "per-extra-unit"]
+    ruleset = _product_p_and_list_book(write_files, """
+        - {id: per-extra-unit, when: "100 / (line.quantity - 1) < 30", discount: 10%}
+    """)
+    assert [s.rule_id for s in _price_p(ruleset, 5).lines[0].items[0].steps] == ["list", "per-extra-unit"]
     with pytest.raises(FormulaError, match=r"the condition of 'per-extra-unit' \(.*list.yaml:.*\) divides by zero"):
-        price_p(1)
+        _price_p(ruleset, 1)
