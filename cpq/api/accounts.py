@@ -10,7 +10,7 @@ from cpq.accounts import ROLES
 from cpq.api.auth import BEARER, current_user, require_role
 from cpq.ruleset.schemas import ID_PATTERN
 from cpq.store import engine
-from cpq.store.people import all_accounts, create_account, visible_account, visible_account_ids
+from cpq.store.people import create_account, visible_account, visible_accounts
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and the caller")
 
@@ -58,10 +58,7 @@ class Accounts(MethodView):
         """Accounts the caller may see (a buyer its own, a partner its customers, sales their accounts)."""
         user = current_user()
         with engine().connect() as conn:
-            known = all_accounts(conn)  # ordered by id
-            ids = visible_account_ids(conn, user)
-        visible = None if ids is None else set(ids)
-        return {"items": [vars(a) for a in known.values() if visible is None or a.id in visible]}
+            return {"items": [vars(a) for a in visible_accounts(conn, user)]}
 
     @blp.doc(security=[BEARER])
     @blp.arguments(AccountSchema)

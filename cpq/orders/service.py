@@ -12,14 +12,14 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from cpq.accounts import User, can_see_account
+from cpq.accounts import User
 from cpq.errors import Conflict, Forbidden, NotFound
 from cpq.orders import contract, outbox, records, settings
 from cpq.orders import status as order_status
 from cpq.orders.connectors import OrderReceipt
 from cpq.quotes import lifecycle
 from cpq.store import quotes as repo
-from cpq.store.people import account_lineage, get_account, visible_account_ids
+from cpq.store.people import account_if_visible, get_account, visible_account_ids
 from cpq.store.tables import quotes
 
 SEES_ALL_ORDERS = frozenset({"order_manager", "admin", "sales_manager", "pricing_admin"})
@@ -134,10 +134,7 @@ def _visible_account_ids(conn: sa.Connection, user: User) -> list[str] | None:
 
 
 def _may_see(conn: sa.Connection, user: User, account_id: str) -> bool:
-    if user.role in SEES_ALL_ORDERS:
-        return True
-    lineage = account_lineage(conn, account_id)
-    return account_id in lineage and can_see_account(user, lineage[account_id], lineage)
+    return user.role in SEES_ALL_ORDERS or account_if_visible(conn, user, account_id) is not None
 
 
 def order_view(conn: sa.Connection, order: records.OrderRow) -> dict:

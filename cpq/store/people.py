@@ -75,33 +75,50 @@ def account_lineage(conn: sa.Connection, account_id: str) -> dict[str, Account]:
     return {row.id: _account(row) for row in rows}
 
 
-def visible_account_ids(conn: sa.Connection, user: User) -> list[str] | None:
-    """The ids of the accounts `user` sees (`accounts.can_see_account`), asked of the database;
-    None when they see every account. A sales rep's are the accounts they own and, through one
-    recursive query, those accounts' subsidiaries at any depth."""
-    if not user.active:
-        return []
-    if user.role in ALL_ACCOUNTS:
+def _visible_ids(user: User) -> sa.Select | None:
+    """The ids of the accounts `user` sees (`accounts.can_see_account`) as a query; None when they
+    see every account. A sales rep's are the accounts they own and, through one recursive query,
+    those accounts' subsidiaries at any depth."""
+    if user.active and user.role in ALL_ACCOUNTS:
         return None
-    if user.role == "buyer":
-        query = sa.select(accounts.c.id).where(accounts.c.id == user.account_id)
-    elif user.role == "partner" and user.partner_id is not None:
-        query = sa.select(accounts.c.id).where(accounts.c.partner_id == user.partner_id)
-    elif user.role == "sales":
+    if user.active and user.role == "buyer":
+        return sa.select(accounts.c.id).where(accounts.c.id == user.account_id)
+    if user.active and user.role == "partner" and user.partner_id is not None:
+        return sa.select(accounts.c.id).where(accounts.c.partner_id == user.partner_id)
+    if user.active and user.role == "sales":
         owned = sa.select(accounts.c.id).where(accounts.c.owner_id == user.id).cte("owned", recursive=True)
         owned = owned.union(sa.select(accounts.c.id).where(accounts.c.parent_id == owned.c.id))  # UNION: a cycle ends
-        query = sa.select(owned.c.id)
-    else:
-        return []
-    return sorted(conn.execute(query).scalars())
+        return sa.select(owned.c.id)
+    return sa.select(accounts.c.id).where(sa.false())
+
+
+def visible_account_ids(conn: sa.Connection, user: User) -> list[str] | None:
+    """The ids of the accounts `user` sees, asked of the database; None when they see every account."""
+    query = _visible_ids(user)
+    return None if query is None else sorted(conn.execute(query).scalars())
+
+
+def visible_accounts(conn: sa.Connection, user: User) -> list[Account]:
+    """The accounts `user` sees, ordered by id, in one query."""
+    query = sa.select(accounts).order_by(accounts.c.id)
+    ids = _visible_ids(user)
+    if ids is not None:
+        query = query.where(accounts.c.id.in_(ids))
+    return [_account(row) for row in conn.execute(query)]
+
+
+def account_if_visible(conn: sa.Connection, user: User, account_id: str) -> Account | None:
+    """The account if it exists and `user` may see it (reads its lineage only), else None."""
+    lineage = account_lineage(conn, account_id)
+    account = lineage.get(account_id)
+    return account if account is not None and can_see_account(user, account, lineage) else None
 
 
 def visible_account(conn: sa.Connection, user: User, account_id: str, hidden: str | None = None) -> Account:
     """The account if `user` may see it; else NotFound (`hidden`, or "account '…' not found"), the
     same answer as for an account that does not exist, so that no other customer's is revealed."""
-    lineage = account_lineage(conn, account_id)
-    account = lineage.get(account_id)
-    if account is None or not can_see_account(user, account, lineage):
+    account = account_if_visible(conn, user, account_id)
+    if account is None:
         raise NotFound(hidden or f"account '{account_id}' not found")
     return account
 

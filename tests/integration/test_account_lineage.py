@@ -72,3 +72,5 @@ def test_the_visible_account_ids_are_what_can_see_account_decides_for_every_role
         expected = sorted(a.id for a in known.values() if can_see_account(user, a, known))
         found = people.visible_account_ids(conn, user)
         assert (sorted(known) if found is None else found) == expected, user.role
+        assert [a.id for a in people.visible_accounts(conn, user)] == expected, user.role
+        assert all((people.account_if_visible(conn, user, a) is not None) == (a in expected) for a in known)
