@@ -542,13 +542,9 @@ class _FitIndex:
             self.keys |= bit
             fit &= column if (pos >> i) & 1 else ~column
         fitting = [solutions[j] for j in _literals(fit, 0, 1)] if fit else []
-        if rest and fitting:
-            more_pos = more_neg = 0
-            for i in rest:
-                if (pos >> i) & 1:
-                    more_pos |= 1 << i
-                else:
-                    more_neg |= 1 << i
+        if rest and fitting:  # the choices without a column, tested on what the columns left
+            untested = _mask(rest, max(rest) + 1)
+            more_pos, more_neg = pos & untested, neg & untested
             fitting = [s for s in fitting if s.chosen & more_pos == more_pos and not s.chosen & more_neg]
         return fitting
 
