@@ -70,9 +70,7 @@ class PriceStep(NamedTuple):
     """One step of a line's price waterfall: what changed the amount, from what to what, and why.
 
     What made the step is one shared `origin` (label, rule id, source) per rule, price entry or
-    policy, not three fields per step: a large quote has ~10,000 steps, and each reference a step
-    holds to a long-lived object costs the garbage collector a memory read when the quote's
-    objects are first collected (see docs/benchmarks.md, Pricing).
+    policy, built once, instead of three fields filled in per step (a large quote has ~10,000).
     """
 
     kind: str  # one of STEP_KINDS
