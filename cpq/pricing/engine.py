@@ -110,7 +110,6 @@ class PricedItem:
     units_per_bundle: int
     bundles: int
     quantity: int  # units_per_bundle × bundles
-    bundle_attributes: Mapping[str, Fraction]
     line: QuoteLine
     plan: ItemPlan | None = None  # its price entry, names and candidate rules in this quote's chain
     source: PriceSource | None = None
@@ -270,7 +269,6 @@ class _FormulaEnv(dict):
             "line.unit_price": Fraction(list_unit) if list_unit is not None else Fraction(0),
             "line.discount_percent": Fraction(0),
         })
-        self.bundle = item.bundle_attributes
         self.quote = quote
 
     def subtotal(self, key: int) -> Fraction:
@@ -278,7 +276,7 @@ class _FormulaEnv(dict):
 
     def __missing__(self, name: str):
         if name.startswith("bundle."):
-            return self.bundle.get(name[7:], 0)
+            return self.quote.pricer.bundle_attributes(self.item).get(name[7:], 0)
         return self.quote[name]
 
 
@@ -306,7 +304,9 @@ class _Pricer:
         self.on = context.on
         self.stage = "rules"  # which amounts subtotal() in conditions sums: rules (base) | net
         self._subtotals: dict[tuple, Fraction] = {}
-        self.waiting: set[int] = set()
+        self.waiting: set[int] = set()  # ids of the items whose formula waits for the others' base amounts
+        self._longest_term = 0  # the longest term in months of a recurring item, from the request's lines
+        self._bundle_attributes: dict[int, dict[str, int | Fraction]] = {}  # id(item.bundle) → bundle.<attr>
         self._in_effect: dict[int, bool] = {}
         self._rounding_note: tuple[str, str] | None = None
         self._starts: dict[tuple[int, tuple[str, str]], int] | None = None  # tier positions, when a tier needs them
@@ -324,25 +324,20 @@ class _Pricer:
         self.account, self.parent = ctx.account.get("id"), ctx.account.get("parent")
         self.lines = [self._expand(line) for line in request.lines]
         self.items = [item for line in self.lines for item in line.items]
-        self.term_months = request.term_months or max(
-            (i.term_months or 0 for i in self.items if i.charge != "one_time"), default=0)
+        self.term_months = request.term_months or self._longest_term
         self.quote_env = quote_env = _QuoteEnv(self, self._quote_values())
-        line_env = _LineEnv.of
+        line_env, base, waiting = _LineEnv.of, self._base, self.waiting
         for item in self.items:
             item.env = line_env(item, quote_env)
-        # formulas that read subtotal() or quote totals wait until every other line has its base amount
-        waiting = {id(i) for i in self.items if i.plan.waits}
-        self.waiting = waiting
-        self.settled = [i for i in self.items if id(i) not in waiting]
-        for item in self.settled:
-            self._base(item)
+            if item.plan.waits:  # a formula reading subtotal() or quote totals: after every other base amount
+                waiting.add(id(item))
+            else:
+                base(item)
         if waiting:
-            self._set_totals(self.settled, net=False)
+            self._set_totals([i for i in self.items if id(i) not in waiting], net=False)
             for item in self.items:
                 if id(item) in waiting:
-                    self._base(item)
-            self.settled = self.items
-        self.stage = "rules"
+                    base(item)
         self._set_totals(self.items, net=False)
         fired = self._quote_level_rules()
         # rules for every line whose quote-level condition holds for this quote, grouped by priority
@@ -417,19 +412,14 @@ class _Pricer:
 
     def _bundle(self, line: QuoteLine, product: Product, options, bundles: int, role: str, prefix: str) -> list[PricedItem]:
         """The priced items of one bundle: its product (or component), then each selected option."""
-        program = self.program
-        allowed = program.allowed_options[product.id]
-        numeric = program.numeric_attributes
-        attrs: dict[str, Fraction] = {}
-        wanted = [(product.id, "product" if role == "product" else "component", 1)]
+        allowed = self.program.allowed_options[product.id]
+        wanted = [(product.id, role, 1)]
         for choice in options:
             sku = choice.id
             if sku not in allowed:
                 hint = did_you_mean(sku, allowed)
                 raise UnknownSku(f"line {line.id}: '{sku}' is not an option of '{product.id}'"
                                  + (f" (did you mean {hint}?)" if hint else ""), line=line.id, option=sku)
-            for name, value in numeric[sku]:
-                attrs[name] = attrs.get(name, 0) + value * choice.quantity
             wanted.append((sku, "option", choice.quantity))
         if len(options) > 1:  # a line with one option (the common case) cannot list one twice
             seen: set[str] = set()
@@ -446,14 +436,15 @@ class _Pricer:
             entry = source.entry
             charge = entry.charge
             # positional, in PricedItem's field order (sku, name, role, category, family, units_per_bundle,
-            # bundles, quantity, bundle_attributes, line, plan, source, charge, cost): a keyword call
-            # costs more, 2,000 times a quote
+            # bundles, quantity, line, plan, source, charge, cost): a keyword call costs more, 2,000
+            # times a quote
             item = PricedItem(sku, prefix + plan.name, item_role, plan.category, plan.family, per_bundle, bundles,
-                              per_bundle * bundles, attrs, line, plan, source, charge,
+                              per_bundle * bundles, line, plan, source, charge,
                               entry.cost if entry.cost is not None else source.list_entry.cost)
             if charge != "one_time":
                 item.term_months = months = line.term_months or self.request.term_months or entry.term_months or 12
                 item.periods = Fraction(months) if charge == "monthly" else Fraction(months, 12)
+                self._longest_term = max(self._longest_term, months)
             out.append(item)
         return out
 
@@ -516,6 +507,21 @@ class _Pricer:
                 total += (item.net if stage == "net" else item.base) * item.yearly_factor
         self._subtotals[(key, stage)] = result = Fraction(total)
         return result
+
+    def bundle_attributes(self, item: PricedItem) -> dict[str, int | Fraction]:
+        """bundle.<attr> in a price formula: the numeric attribute summed over the options of the
+        item's own bundle, each times its quantity per bundle (worked out once per bundle, when read).
+        """
+        bundle = item.bundle
+        found = self._bundle_attributes.get(id(bundle))
+        if found is None:
+            numeric = self.program.numeric_attributes
+            found = self._bundle_attributes[id(bundle)] = {}
+            for other in bundle:  # a product's bundle lists its components' items too: not their options
+                if other.role == "option" and other.bundle is bundle:
+                    for name, value in numeric[other.sku]:
+                        found[name] = found.get(name, 0) + value * other.units_per_bundle
+        return found
 
     def bundle_subtotal(self, key: int, item: PricedItem) -> Fraction:
         """subtotal() inside a price formula: the formula's own bundle, per bundle unit.

@@ -279,3 +279,54 @@ def test_a_rule_condition_that_divides_by_zero_names_the_rule_instead_of_crashin
     assert [s.rule_id for s in _price_p(ruleset, 5).lines[0].items[0].steps] == ["list", "per-extra-unit"]
     with pytest.raises(FormulaError, match=r"the condition of 'per-extra-unit' \(.*list.yaml:.*\) divides by zero"):
         _price_p(ruleset, 1)
+
+
+def test_bundle_attributes_in_a_formula_count_only_the_options_of_its_own_bundle(write_files):
+    """A per-core licence sums the cores chosen in its own bundle, times their quantity: a kit's
+    licence does not count the processors of the servers it holds as components, and a server's
+    licence counts only its own processors."""
+    ruleset = load_ruleset([write_files({
+        "rules/kit.yaml": """
+            format: 1
+            kind: product
+            family: f
+            category: hardware
+            attributes:
+              cores: integer
+            options:
+              CPU-8: {name: CPU 8, attributes: {cores: 8}}
+              CPU-32: {name: CPU 32, attributes: {cores: 32}}
+              LIC: {name: Per-core licence}
+            products:
+              SRV: {name: Server, features: {cpu: {min: 0, max: 2, quantity: true, options: [CPU-8, CPU-32]},
+                                             lic: {min: 0, max: 1, options: [LIC]}}}
+              KIT:
+                name: Kit
+                components:
+                  server: {product: SRV, min: 1, max: 4, default: 1}
+                features: {cpu: {min: 0, max: 1, quantity: true, options: [CPU-8]},
+                           lic: {min: 0, max: 1, options: [LIC]}}
+        """,
+        "pricebooks/list.yaml": """
+            format: 1
+            kind: pricebook
+            id: list
+            currency: USD
+            effective: {from: 2026-01-01}
+            prices:
+              SRV: "100.00"
+              KIT: "50.00"
+              CPU-8: "10.00"
+              CPU-32: "30.00"
+              LIC: {formula: "bundle.cores * 2.00"}
+        """,
+    })])
+    request, ctx = parse_quote({"currency": "USD", "date": "2026-03-01", "lines": [{
+        "product": "KIT", "quantity": 1, "options": [{"id": "CPU-8"}, {"id": "LIC"}],
+        "components": [{"id": "server", "quantity": 2,
+                        "options": [{"id": "CPU-32", "quantity": 2}, {"id": "CPU-8"}, {"id": "LIC"}]}]}]}, TODAY)
+    items = price_quote(ruleset, request, ctx).lines[0].items
+    licences = [(i.role == "option" and i.bundles, i.net) for i in items if i.sku == "LIC"]
+    # the kit's licence: its own CPU-8 only (8 cores × 2.00); each of the 2 servers: 2 × 32 + 8 = 72
+    # cores × 2.00 = 144.00, times 2 servers
+    assert licences == [(1, Decimal("16.00")), (2, Decimal("288.00"))]
