@@ -723,7 +723,7 @@ class _Pricer:
                 quantity = item.quantity
                 after = amount - value * quantity if kind == AMOUNT_OFF else value * quantity
                 note = f"{note} × {quantity}"
-            after = after.quantize(CARRY_QUANTUM, rounding=ROUND_HALF_EVEN, context=QUANTIZE)  # money.carry
+            after = after.quantize(CARRY_QUANTUM, ROUND_HALF_EVEN, QUANTIZE)  # money.carry, inlined
             if after < 0:
                 after, note = ZERO, note + " (not below zero)"
             if after != amount:  # a rule that changes nothing (a discount on a free item) is not a step

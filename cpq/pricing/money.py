@@ -48,7 +48,7 @@ def rounder(currency: str, mode: str = "half_up") -> Callable[[Decimal], Decimal
     def round_one(amount: Decimal) -> Decimal:
         if not isinstance(amount, Decimal):
             raise TypeError(f"amounts are Decimal, not {type(amount).__name__}")
-        return amount.quantize(quantum, rounding=rounding, context=_QUANTIZE)
+        return amount.quantize(quantum, rounding, _QUANTIZE)  # positional: a keyword call costs 3× as much
 
     return round_one
 
@@ -101,7 +101,7 @@ QUANTIZE = _QUANTIZE
 def carry(amount: Decimal) -> Decimal:
     """An intermediate amount kept to CARRY_PLACES decimals, so a long chain of percentages
     cannot grow its digits without bound; 12 places are far below any minor unit."""
-    return amount.quantize(_CARRY, rounding=ROUND_HALF_EVEN, context=_QUANTIZE)
+    return amount.quantize(_CARRY, ROUND_HALF_EVEN, _QUANTIZE)
 
 
 def parse_amount(value) -> Decimal:
