@@ -173,6 +173,9 @@ def register(main: click.Group) -> None:
             wait_seconds=_wait_seconds()), as_json)
         if done is not None:
             click.echo(f"rolled back to {done.ruleset.summary_line()}; active from {done.activation.effective_at.isoformat()}")
+            for a in done.still_scheduled:
+                click.echo(f"still scheduled: {a.version[:12]} at {a.effective_at.isoformat()} (by {a.actor}); "
+                           "a rollback does not cancel it")
             _say_processes(done)
 
     @rules.command(name="test")

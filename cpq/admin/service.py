@@ -55,11 +55,14 @@ class Publication:
     stored: bool  # False when the same files were published before
     pending: bool = False  # "now": recorded ahead, to be brought forward by activate_when_ready
     processes: dict = field(default_factory=dict)  # who was ready when it was activated
+    # publications scheduled to take effect after this one, which it does not cancel: each will still
+    # take effect at its time and replace this version (what a rollback's caller most needs to know)
+    still_scheduled: tuple[repo.Activation, ...] = ()
 
     def as_dict(self) -> dict:
         return {**self.activation.as_dict(), "diff": self.diff.as_dict(), "tests": self.tests.as_dict(),
                 "newly_stored": self.stored, "summary_line": self.ruleset.summary_line(),
-                "processes": self.processes}
+                "processes": self.processes, "still_scheduled": [a.as_dict() for a in self.still_scheduled]}
 
 
 def check_candidate(files: RuleFiles, today: date, *, refuse_failing_tests: bool = True) -> tuple[Ruleset, TestReport]:
@@ -108,7 +111,8 @@ def publish(conn: sa.Connection, files: RuleFiles, *, actor: str, user_id: int |
         conn, version=ruleset.version, action="publish", effective_at=effective_at or now + timedelta(seconds=wait_seconds),
         actor=actor, user_id=user_id, previous_version=previous.version if previous else None,
         summary=diff.summary(), note=note, now=now)
-    return Publication(activation, ruleset, diff, report, stored, pending=effective_at is None)
+    return Publication(activation, ruleset, diff, report, stored, pending=effective_at is None,
+                       still_scheduled=_scheduled_after(conn, activation, effective_at or now))
 
 
 def rollback(conn: sa.Connection, version: str, *, actor: str, user_id: int | None, now: datetime,
@@ -123,7 +127,14 @@ def rollback(conn: sa.Connection, version: str, *, actor: str, user_id: int | No
         conn, version=full, action="rollback", effective_at=now + timedelta(seconds=wait_seconds), actor=actor,
         user_id=user_id, previous_version=previous.version if previous else None, summary=diff.summary(),
         note=note, now=now)
-    return Publication(activation, target, diff, TestReport(), False, pending=True)
+    return Publication(activation, target, diff, TestReport(), False, pending=True,
+                       still_scheduled=_scheduled_after(conn, activation, now))
+
+
+def _scheduled_after(conn: sa.Connection, activation: repo.Activation, since: datetime) -> tuple[repo.Activation, ...]:
+    """The other activations that take effect after `since` (for one "now": now; else its own time)."""
+    later = repo.upcoming(conn, since, datetime.max.replace(tzinfo=UTC))
+    return tuple(a for a in later if a.id != activation.id)
 
 
 def live_processes(conn: sa.Connection, now: datetime) -> list[repo.Process]:

@@ -98,6 +98,9 @@ class PublicationSchema(ActivationSchema):
     processes = fields.Dict(metadata={"description": "for a publication or rollback now: the serving processes "
                                                      "live, ready (holding the version compiled) when it took "
                                                      "effect, not_ready, and waited_seconds"})
+    still_scheduled = fields.List(fields.Nested(ActivationSchema), metadata={
+        "description": "for a rollback: publications scheduled for later; a rollback does not cancel them, "
+                       "each still takes effect at its time"})
 
 
 class PreviewResultSchema(Schema):

@@ -212,6 +212,23 @@ def test_rollback_returns_to_the_earlier_version_and_the_audit_says_who_did_what
     assert admin("POST", "/api/v1/admin/rulesets/rollback", json={"version": "00000000"}).status_code == 404
 
 
+def test_a_rollback_names_the_publications_still_scheduled_after_it(admin):
+    """A rollback does not cancel a publication scheduled for later: its answer says that one will
+    still take effect, and when (a publication's answer says the same of the ones after it)."""
+    first = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files()}).json["version"]
+    at = datetime.now(UTC) + timedelta(days=30)
+    later = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP),
+                                                          "effective_at": at.isoformat()}).json["version"]
+    back = admin("POST", "/api/v1/admin/rulesets/rollback", json={"version": first[:12]})
+    assert back.status_code == 201, back.json
+    assert [(s["version"], datetime.fromisoformat(s["effective_at"])) for s in back.json["still_scheduled"]] == [
+        (later, at)]
+    assert admin("GET", "/api/v1/admin/rulesets").json["scheduled"][0]["version"] == later
+    again = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files(**CPU_32C_UP),
+                                                         "effective_at": (at + timedelta(days=1)).isoformat()})
+    assert again.json["still_scheduled"] == []  # nothing is scheduled after the latest one
+
+
 def test_an_effective_dated_publication_waits_for_its_time(admin):
     current = admin("POST", "/api/v1/admin/rulesets", json={"files": sample_files()}).json["version"]
     at = datetime.now(UTC) + timedelta(seconds=5)  # checking the set takes 1-3 s on a loaded machine

@@ -65,6 +65,18 @@ def test_publish_from_a_checkout_then_roll_back(cli, env, tmp_path):
     assert "prices_changed 2" in lines[1] and "by cli:" in lines[1]
 
 
+def test_a_rollback_says_which_scheduled_publication_will_still_replace_it(cli, env, tmp_path):
+    assert cli("rules", "publish", env=env).exit_code == 0
+    v1 = status(cli, env)["active"]["version"]
+    later = cli("rules", "publish", "--from", str(checkout(tmp_path, **PREPARED)), "--at", "2099-01-01T00:00:00Z",
+                env=env)
+    assert later.exit_code == 0, later.output
+    v2 = status(cli, env)["scheduled"][0]["version"]
+    back = cli("rules", "rollback", v1[:10], env=env)
+    assert back.exit_code == 0, back.output
+    assert f"still scheduled: {v2[:12]} at 2099-01-01T00:00:00+00:00" in back.output
+
+
 def test_publishing_a_broken_checkout_prints_every_error_and_keeps_the_active_version(cli, env, tmp_path):
     assert cli("rules", "publish", env=env).exit_code == 0
     before = status(cli, env)["active"]["version"]
