@@ -99,8 +99,8 @@ class PublicationSchema(ActivationSchema):
                                                      "live, ready (holding the version compiled) when it took "
                                                      "effect, not_ready, and waited_seconds"})
     still_scheduled = fields.List(fields.Nested(ActivationSchema), metadata={
-        "description": "for a rollback: publications scheduled for later; a rollback does not cancel them, "
-                       "each still takes effect at its time"})
+        "description": "the activations that take effect after this one (after now, for one now): neither a "
+                       "publication nor a rollback cancels them, each still takes effect at its time"})
 
 
 class PreviewResultSchema(Schema):
